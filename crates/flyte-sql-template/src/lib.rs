@@ -1,0 +1,3 @@
+//! Query templates for flyte-sql.
+
+#![warn(missing_docs)]
