@@ -10,9 +10,14 @@
 
 #![warn(missing_docs)]
 
+mod placeholder;
 mod task;
 mod types;
 
+pub use placeholder::{
+    Filter, MalformedPlaceholder, Placeholder, PlaceholderProblem, PlaceholderScan, placeholders,
+    scan_placeholders,
+};
 pub use task::{
     InputVariable, Interpolation, OUTPUT_VARIABLE, Output, OutputColumn, ResourceSpec, Resources,
     Runtime, SqlTask, TableKind, TableOutput, TaskMetadata,
