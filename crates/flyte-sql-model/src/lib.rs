@@ -10,10 +10,16 @@
 
 #![warn(missing_docs)]
 
+mod builder;
+mod error;
 mod placeholder;
 mod task;
+mod task_file;
 mod types;
+mod value_parse;
 
+pub use builder::SqlTaskBuilder;
+pub use error::{Error, Problem, Result};
 pub use placeholder::{
     Filter, MalformedPlaceholder, Placeholder, PlaceholderProblem, PlaceholderScan, placeholders,
     scan_placeholders,
