@@ -1,0 +1,86 @@
+//! The `flyte-sql` command: render, run, serialize and package SQL tasks, and execute them as a
+//! Flyte container task.
+//!
+//! Every subcommand lives in its own module; this file parses the command line and maps errors to
+//! exit codes in one place: 0 success, 1 failure while running, 2 bad input (usage, task file,
+//! values).
+
+// A command-line tool reports on stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Flyte SQL tasks: render, run, serialize and package them.
+#[derive(Debug, Parser)]
+#[command(name = "flyte-sql", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Render(render::RenderArgs),
+}
+
+/// An error the user can fix by changing the command line or its inputs (exit code 2).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Whether anything in the error's chain says the user's input is at fault.
+fn is_user_fault(error: &anyhow::Error) -> bool {
+    use flyte_sql_config::ErrorKind;
+    error.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause
+                .downcast_ref::<flyte_sql_model::Error>()
+                .is_some_and(|error| error.kind() == ErrorKind::User)
+            || cause
+                .downcast_ref::<flyte_sql_template::Error>()
+                .is_some_and(|error| error.kind() == ErrorKind::User)
+            || cause
+                .downcast_ref::<flyte_sql_config::Error>()
+                .is_some_and(|error| error.kind() == ErrorKind::User)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version to stdout with success, everything else to stderr.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Render(args) => render::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if is_user_fault(&error) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

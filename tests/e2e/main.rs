@@ -1,0 +1,6 @@
+//! End-to-end tests: the `flyte-sql` binary as users and Flyte run it.
+//!
+//! One test binary for everything (compiles once); each module covers one subcommand.
+
+// `render`: dry runs of query templates.
+mod render;

@@ -1,0 +1,51 @@
+//! `cargo xtask`: the project's automation, written in Rust so it needs nothing but cargo.
+//!
+//! Subcommands:
+//! - `tidy`: repository hygiene checks (also run as a `#[test]`).
+//! - `codegen [--check]`: regenerate (or verify) the committed prost code of flyte-sql-idl.
+
+// xtask is a command-line tool: it reports on stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod codegen;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        print_help();
+        return Ok(());
+    };
+    match command.as_str() {
+        "tidy" => tidy::run(&project_root()),
+        "codegen" => match args.get(1).map(String::as_str) {
+            None => codegen::run(&project_root(), codegen::Mode::Write),
+            Some("--check") => codegen::run(&project_root(), codegen::Mode::Check),
+            Some(other) => anyhow::bail!("unknown codegen option `{other}` (expected --check)"),
+        },
+        "--help" | "-h" | "help" => {
+            print_help();
+            Ok(())
+        }
+        other => {
+            print_help();
+            anyhow::bail!("unknown xtask subcommand `{other}`")
+        }
+    }
+}
+
+fn print_help() {
+    println!(
+        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)"
+    );
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
