@@ -84,11 +84,11 @@ fn check_source(shown: &str, text: &str, problems: &mut Vec<String>) {
     }
     // The needles are split so that this file does not flag itself.
     let forbidden = [
-        (concat!("todo", "!("), "a todo!() stub"),
-        (concat!("unimplemented", "!("), "an unimplemented!() stub"),
+        (concat!("todo", "!("), "a `todo` macro stub"),
+        (concat!("unimplemented", "!("), "an `unimplemented` macro stub"),
         (concat!("#[", "ignore"), "an ignored test (assert the current behaviour with a FIXME instead)"),
-        (concat!("#[", "should_panic"), "#[should_panic] (assert an Err instead)"),
-        (concat!("dbg", "!("), "a dbg!() left in"),
+        (concat!("#[", "should_panic"), "a should-panic test (assert an Err instead)"),
+        (concat!("dbg", "!("), "a `dbg` macro left in"),
     ];
     for (number, line) in text.lines().enumerate() {
         if line.ends_with(' ') || line.ends_with('\t') {
@@ -182,7 +182,7 @@ mod tests {
             [
                 "a.rs: no `//!` module doc at the top",
                 "a.rs:1: trailing whitespace",
-                "a.rs:1: a todo!() stub",
+                "a.rs:1: a `todo` macro stub",
             ]
         );
     }
