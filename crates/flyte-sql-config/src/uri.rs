@@ -70,7 +70,7 @@ impl fmt::Display for Backend {
 }
 
 const ANY_FORMS: &str = "dialect[+driver]://... with dialect one of sqlite, postgresql, postgres, mysql, mariadb, such as sqlite:///relative/path.db or postgresql://user:password@host:5432/database";
-const SQLITE_FORMS: &str = "sqlite:// or sqlite:///:memory: (in memory), sqlite:///relative/path.db or sqlite:////absolute/path.db, each optionally followed by ?option=value&...";
+const SQLITE_FORMS: &str = "sqlite:// or sqlite:///:memory: (in memory), sqlite:///relative/path.db or sqlite:////absolute/path.db, each optionally followed by options such as ?mode=ro&timeout=10";
 const POSTGRES_FORMS: &str = "postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]";
 const MYSQL_FORMS: &str = "mysql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (mariadb:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]";
 
@@ -679,7 +679,15 @@ pub(crate) fn redact_for_error(text: &str) -> String {
             ranges.push(rest_start + colon + 1..rest_start + at);
         }
         (Some(colon), None) => {
-            let after = &rest[colon + 1..];
+            // In a bracketed IPv6 host the port's `:` is the first one after the `]`.
+            let colon = match rest.find(']') {
+                Some(close) if rest.starts_with('[') => match rest[close..].find(':') {
+                    Some(port_colon) => close + port_colon,
+                    None => rest.len(),
+                },
+                _ => colon,
+            };
+            let after = rest.get(colon + 1..).unwrap_or("");
             let end = after.find(['/', '?']).unwrap_or(after.len());
             if !after[..end].bytes().all(|b| b.is_ascii_digit()) {
                 ranges.push(rest_start + colon + 1..rest_start + colon + 1 + end);

@@ -1,0 +1,4 @@
+//! Integration tests of flyte-sql-config, in one binary.
+
+// Every URI shape, good and bad, as snapshots.
+mod uri;
