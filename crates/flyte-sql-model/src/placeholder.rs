@@ -193,17 +193,16 @@ fn scan_compat(query: &str) -> Vec<Placeholder> {
 /// Matches `({{\s*.inputs.(\w+)\s*}})` at `start`, backtracking like Python's `re`.
 fn match_compat_at(query: &str, start: usize) -> Option<Placeholder> {
     let after_braces = start + 2;
-    // `\s*` is greedy: try the longest run of whitespace first, then give characters back.
-    let mut dot_candidates = Vec::from([after_braces]);
-    for (offset, c) in query[after_braces..].char_indices() {
-        if !is_python_space(c) {
-            break;
-        }
-        dot_candidates.push(after_braces + offset + c.len_utf8());
-    }
-    dot_candidates
-        .into_iter()
-        .rev()
+    // `\s*` is greedy: try after the longest run of whitespace first, then give characters back
+    // one at a time.
+    let run_end = after_braces + end_of_run(&query[after_braces..], is_python_space);
+    std::iter::once(run_end)
+        .chain(
+            query[after_braces..run_end]
+                .char_indices()
+                .rev()
+                .map(|(offset, _)| after_braces + offset),
+        )
         .find_map(|dot| match_compat_after_space(query, start, dot))
 }
 
