@@ -130,7 +130,7 @@ pub enum ErrorKind {
 #[non_exhaustive]
 pub enum IdentifierProblem {
     /// The value is not a string.
-    #[error("identifiers come from string inputs, but this one is a {ty}")]
+    #[error("identifiers come from string inputs, but this value is of type {ty}")]
     NotAString {
         /// The value's type.
         ty: PrimitiveType,

@@ -151,8 +151,13 @@ pub(crate) fn is_python_space(c: char) -> bool {
     )
 }
 
-/// `repr(float)`: the shortest digits that round-trip (Rust's `{:e}` finds the same ones), laid
-/// out by CPython's `format_float_short` rules for the `r` format.
+/// `repr(float)`: the shortest digits that round-trip, laid out by CPython's
+/// `format_float_short` rules for the `r` format.
+///
+/// Rust's `{:e}` finds how many digits are needed, but when two strings of that length are
+/// equally close to the value it rounds half up where Python (David Gay's `dtoa`) rounds half to
+/// even; printing that many digits with `{:.N$e}`, which rounds the exact value half to even,
+/// gives Python's choice.
 fn float_repr(float: f64) -> String {
     if float.is_nan() {
         return "nan".to_owned();
@@ -161,7 +166,14 @@ fn float_repr(float: f64) -> String {
     if float.is_infinite() {
         return format!("{sign}inf");
     }
-    let scientific = format!("{:e}", float.abs());
+    let shortest = format!("{:e}", float.abs());
+    let significant_digits = shortest
+        .split_once('e')
+        .map_or(shortest.as_str(), |(mantissa, _)| mantissa)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .count();
+    let scientific = format!("{:.*e}", significant_digits - 1, float.abs());
     let (mantissa, exponent) = scientific
         .split_once('e')
         .expect("`{:e}` always writes an exponent");
@@ -422,3 +434,60 @@ static PYTHON_NONPRINTABLE_RANGES: [(u32, u32); 701] = [
     (0x2B81E, 0x2B81F), (0x2CEA2, 0x2CEAF), (0x2EBE1, 0x2F7FF), (0x2FA1E, 0x2FFFF), (0x3134B, 0xE00FF),
     (0xE01F0, 0x10FFFF),
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    /// Runs a Python expression that prints a list of code point ranges, or `None` without
+    /// `python3`.
+    #[allow(
+        clippy::print_stderr,
+        reason = "a skipped differential test must say that it was skipped"
+    )]
+    fn python_ranges(predicate: &str) -> Option<Vec<(u32, u32)>> {
+        let script = format!(
+            "import sys\nout = []\nfor c in range(0x110000):\n    if {predicate}:\n        if out and out[-1][1] == c - 1: out[-1][1] = c\n        else: out.append([c, c])\nprint('\\n'.join(f'{{a}} {{b}}' for a, b in out))"
+        );
+        let output = match Command::new("python3").arg("-c").arg(script).output() {
+            Ok(output) => output,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!(
+                    "skipped: python3 is not installed, so this differential test cannot run"
+                );
+                return None;
+            }
+            Err(error) => panic!("cannot run python3: {error}"),
+        };
+        assert!(output.status.success());
+        let text = String::from_utf8(output.stdout).expect("ASCII output");
+        Some(
+            text.lines()
+                .map(|line| {
+                    let (low, high) = line.split_once(' ').expect("two numbers");
+                    (low.parse().expect("number"), high.parse().expect("number"))
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_printable_table_is_pythons() {
+        if let Some(ranges) = python_ranges("not chr(c).isprintable()") {
+            assert_eq!(ranges, PYTHON_NONPRINTABLE_RANGES);
+        }
+    }
+
+    #[test]
+    fn the_whitespace_set_is_pythons() {
+        if let Some(ranges) = python_ranges("chr(c).isspace()") {
+            let ours: Vec<u32> = (0..=0x10FFFF)
+                .filter(|&c| char::from_u32(c).is_some_and(is_python_space))
+                .collect();
+            let python: Vec<u32> = ranges.iter().flat_map(|&(low, high)| low..=high).collect();
+            assert_eq!(ours, python);
+        }
+    }
+}

@@ -5,10 +5,10 @@
 //! text that changes nothing, and tracks: `'...'` strings with `''` escapes (and backslash
 //! escapes for MySQL and for PostgreSQL `E'...'`), `"..."` (a string in MySQL, a quoted
 //! identifier elsewhere, `""` escapes), MySQL `` `...` `` identifiers, `--` line comments (MySQL:
-//! only before whitespace), MySQL `#` comments, `/* */` block comments (nested for PostgreSQL) and
-//! PostgreSQL `$tag$...$tag$` strings. It does not know statement boundaries, `X'..'` blobs,
-//! `N'..'` prefixes or server modes such as MySQL's `ANSI_QUOTES`; a miss costs at most a wrong
-//! warning.
+//! only before whitespace, so `--` right before a placeholder is code), MySQL `#` comments,
+//! `/* */` block comments (nested for PostgreSQL) and PostgreSQL `$tag$...$tag$` strings. It does
+//! not know statement boundaries, `X'..'` blobs, `N'..'` prefixes or server modes such as MySQL's
+//! `ANSI_QUOTES`; a miss costs at most a wrong warning.
 
 use std::ops::Range;
 
@@ -103,7 +103,10 @@ impl Lexer {
                     '#' if mysql => self.state = State::LineComment,
                     '-' if next == Some('-') => {
                         let after = text[offset + 2..].chars().next();
-                        if !mysql || after.is_none_or(|after| after.is_whitespace()) {
+                        if !mysql
+                            || after
+                                .is_some_and(|after| after.is_whitespace() || after.is_control())
+                        {
                             chars.next();
                             self.state = State::LineComment;
                         }
