@@ -294,6 +294,7 @@ fn options(config: &ConnectionConfig, secrets: Option<&ResolvedSecrets>) -> Resu
         present: BTreeSet::new(),
         values: BTreeMap::new(),
     };
+    let mut given = BTreeMap::new();
     for (origin, key) in keys(config) {
         let spec = find_spec(backend, origin, key)
             .ok_or_else(|| Error::from(UnknownConnectArg::new(key, backend, origin)))?;
@@ -316,20 +317,19 @@ fn options(config: &ConnectionConfig, secrets: Option<&ResolvedSecrets>) -> Resu
             },
         };
         args.present.insert(spec.name);
-        match value {
-            Some(value) => {
-                let checked = spec.kind.check(value).ok_or(Error::InvalidConnectArg {
-                    key: spec.name,
-                    backend,
-                    origin,
-                    expected: spec.kind,
-                })?;
-                args.values.insert(spec.name, (spec.kind, checked));
-            }
-            // An unresolved secret overrides, so an earlier value is not what will be used.
-            None => {
-                args.values.remove(spec.name);
-            }
+        // A later source overrides an earlier one before anything is checked, so a value that
+        // is overridden (by a secret whose value is unknown at check time, say) is never used.
+        given.insert(spec.name, (spec.kind, origin, value));
+    }
+    for (key, (kind, origin, value)) in given {
+        if let Some(value) = value {
+            let checked = kind.check(value).ok_or(Error::InvalidConnectArg {
+                key,
+                backend,
+                origin,
+                expected: kind,
+            })?;
+            args.values.insert(key, (kind, checked));
         }
     }
     match config.uri().target() {

@@ -2,3 +2,5 @@
 
 // Every URI shape, good and bad, as snapshots.
 mod uri;
+// Connect args: warnings, checks and typed options per backend.
+mod connect_args;

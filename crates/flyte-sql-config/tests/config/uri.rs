@@ -186,7 +186,9 @@ fn sqlite_errors() {
     );
     check(
         "sqlite+pysqlcipher:///x.db",
-        expect!["error: invalid database uri `sqlite+pysqlcipher:///x.db`: unsupported driver `pysqlcipher`: use one of pysqlite, aiosqlite or no `+driver` at all; expected sqlite:// or sqlite:///:memory: (in memory), sqlite:///relative/path.db or sqlite:////absolute/path.db, each optionally followed by options such as ?mode=ro&timeout=10"],
+        expect![[
+            r#"error: invalid database uri `sqlite+pysqlcipher:///x.db`: unsupported driver `pysqlcipher`: use one of pysqlite, aiosqlite or no `+driver` at all; expected sqlite:// or sqlite:///:memory: (in memory), sqlite:///relative/path.db or sqlite:////absolute/path.db, each optionally followed by options such as ?mode=ro&timeout=10"#
+        ]],
     );
     check(
         "sqlite:///x.db?uri",
