@@ -1,6 +1,6 @@
 //! The one error type of this crate.
 
-use flyte_sql_model::{PlaceholderProblem, PrimitiveType};
+use flyte_sql_model::{ErrorKind, PlaceholderProblem, PrimitiveType};
 
 use crate::python;
 
@@ -114,15 +114,6 @@ impl Error {
             | Error::UnknownDialect { .. } => ErrorKind::User,
         }
     }
-}
-
-/// Who is at fault for an error: the task's author or the system running it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// Bad template or inputs: fixing the task or its inputs fixes it.
-    User,
-    /// The environment failed: retrying may succeed.
-    System,
 }
 
 /// Why a value cannot be quoted as an SQL identifier.

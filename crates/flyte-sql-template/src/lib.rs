@@ -58,7 +58,8 @@ mod statement;
 
 pub use compat::interpolate_query;
 pub use dialect::Dialect;
-pub use error::{Error, ErrorKind, IdentifierProblem, Result};
+pub use error::{Error, IdentifierProblem, Result};
+pub use flyte_sql_model::ErrorKind;
 pub use python::{normalize_whitespace_like_reference, python_str};
 pub use render::{Rendered, Warning, render};
 pub use safe::render_safe;

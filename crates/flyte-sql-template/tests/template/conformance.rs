@@ -1,10 +1,10 @@
 //! The reference's golden cases: `interpolation.json` and `normalization.json`, copied from
 //! `shared/conformance/_reference/` into `tests/fixtures/`.
 
-use flyte_sql_model::{InputValues, Interpolation};
+use flyte_sql_model::{InputValues, Interpolation, PrimitiveType, Value};
 use flyte_sql_template::{Dialect, normalize_whitespace_like_reference, render};
 
-use crate::support::{fixture, value_from_proto_json};
+use crate::support::fixture;
 
 #[test]
 fn every_interpolation_case_renders_like_the_reference() {
@@ -21,7 +21,10 @@ fn every_interpolation_case_renders_like_the_reference() {
             .iter()
             .map(|(name, input)| {
                 let ty = input["type"].as_str().expect("type");
-                (name.clone(), value_from_proto_json(ty, &input["value"]))
+                let ty = PrimitiveType::from_name(ty).expect("a Flyte simple type");
+                let value = Value::from_proto_json(ty, &input["value"])
+                    .unwrap_or_else(|error| panic!("{name}: {error}"));
+                (name.clone(), value)
             })
             .collect();
         let got = render(template, Interpolation::Compat, Dialect::Sqlite, &inputs)

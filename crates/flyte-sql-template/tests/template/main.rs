@@ -10,5 +10,5 @@ mod python_differential;
 mod safe;
 // The property that no value changes a safe statement's structure.
 mod structure;
-// Fixtures, proto3-JSON values, the seeded generator, the python3 runner.
+// Fixtures, the seeded generator, the python3 runner.
 mod support;

@@ -1,11 +1,8 @@
-//! Helpers shared by the tests: fixtures, proto3-JSON values, a seeded generator and `python3`.
+//! Helpers shared by the tests: fixtures, a seeded generator and `python3`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-use chrono::{DateTime, TimeDelta, Utc};
-use flyte_sql_model::Value;
 
 /// A fixture file under `tests/fixtures/`, parsed as JSON.
 pub(crate) fn fixture(name: &str) -> serde_json::Value {
@@ -15,57 +12,6 @@ pub(crate) fn fixture(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
-/// A value in the proto3-JSON form of the conformance files (`{"type": "DURATION", "value":
-/// "93784.5s"}`).
-///
-/// FIXME: switch to `Value::from_proto_json` once the model crate has it.
-pub(crate) fn value_from_proto_json(ty: &str, json: &serde_json::Value) -> Value {
-    let text = || {
-        json.as_str()
-            .unwrap_or_else(|| panic!("{ty} value {json} is not a string"))
-    };
-    match ty {
-        "INTEGER" => Value::Integer(
-            json.as_i64()
-                .unwrap_or_else(|| text().parse().expect("integer")),
-        ),
-        "FLOAT" => Value::Float(match json.as_f64() {
-            Some(float) => float,
-            None => match text() {
-                "NaN" => f64::NAN,
-                "Infinity" => f64::INFINITY,
-                "-Infinity" => f64::NEG_INFINITY,
-                other => other.parse().expect("float"),
-            },
-        }),
-        "STRING" => Value::String(text().to_owned()),
-        "BOOLEAN" => Value::Boolean(json.as_bool().expect("boolean")),
-        "DATETIME" => Value::Datetime(
-            DateTime::parse_from_rfc3339(text())
-                .expect("RFC 3339 datetime")
-                .with_timezone(&Utc),
-        ),
-        "DURATION" => Value::Duration(parse_proto_duration(text())),
-        other => panic!("unknown type {other}"),
-    }
-}
-
-/// A proto3-JSON duration: `-0.250s`, `93784.5s`.
-fn parse_proto_duration(text: &str) -> TimeDelta {
-    let number = text.strip_suffix('s').expect("duration ends with s");
-    let (negative, number) = match number.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, number),
-    };
-    let (seconds, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let seconds: i64 = seconds.parse().expect("duration seconds");
-    let nanos: i64 = format!("{fraction:0<9}")
-        .parse()
-        .expect("duration fraction");
-    let magnitude = TimeDelta::seconds(seconds) + TimeDelta::nanoseconds(nanos);
-    if negative { -magnitude } else { magnitude }
 }
 
 /// A small seeded generator (SplitMix64): the tests are reproducible and need no extra crate.
