@@ -145,7 +145,9 @@ impl fmt::Display for UriProblem {
             UriProblem::TextAfterHost => f.write_str(
                 "unexpected text after the host: only `:port`, `/database` or `?options` may follow it",
             ),
-            UriProblem::InvalidPort => f.write_str("the port is not a number from 1 to 65535"),
+            UriProblem::InvalidPort => f.write_str(
+                "the port is not a number from 1 to 65535 (a user and password end with `@` before the host)",
+            ),
             UriProblem::QueryOptionWithoutValue { key: Some(key) } => {
                 write!(f, "query option `{key}` has no value: write `{key}=value`")
             }

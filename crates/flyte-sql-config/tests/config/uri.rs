@@ -355,25 +355,25 @@ fn server_errors() {
     check(
         "postgresql://h:/d",
         expect![[
-            r#"error: invalid database uri `postgresql://h:/d`: the port is not a number from 1 to 65535; expected postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]"#
+            r#"error: invalid database uri `postgresql://h:/d`: the port is not a number from 1 to 65535 (a user and password end with `@` before the host); expected postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]"#
         ]],
     );
     check(
         "postgresql://h:abc/d",
         expect![[
-            r#"error: invalid database uri `postgresql://h:***/d`: the port is not a number from 1 to 65535; expected postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]"#
+            r#"error: invalid database uri `postgresql://h:***/d`: the port is not a number from 1 to 65535 (a user and password end with `@` before the host); expected postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]"#
         ]],
     );
     check(
         "postgresql://h:0/d",
         expect![[
-            r#"error: invalid database uri `postgresql://h:0/d`: the port is not a number from 1 to 65535; expected postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]"#
+            r#"error: invalid database uri `postgresql://h:0/d`: the port is not a number from 1 to 65535 (a user and password end with `@` before the host); expected postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]"#
         ]],
     );
     check(
         "postgresql://h:65536/d",
         expect![[
-            r#"error: invalid database uri `postgresql://h:65536/d`: the port is not a number from 1 to 65535; expected postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]"#
+            r#"error: invalid database uri `postgresql://h:65536/d`: the port is not a number from 1 to 65535 (a user and password end with `@` before the host); expected postgresql[+driver]://[user[:password]@][host][:port][/database][?option=value&...] (postgres:// works too), with `@`, `:`, `/` and `?` percent-encoded in the user, password and database, and an IPv6 host in brackets such as [::1]"#
         ]],
     );
     check(
