@@ -734,6 +734,17 @@ mod tests {
     }
 
     #[test]
+    fn the_crate_docs_list_every_accepted_key() {
+        let crate_docs = include_str!("lib.rs");
+        for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+            for spec in accepted_uri_query_options(backend) {
+                let listed = format!("`{}`", spec.name);
+                assert!(crate_docs.contains(&listed), "{backend}: {listed}");
+            }
+        }
+    }
+
+    #[test]
     fn names_are_unique_per_backend() {
         for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
             let specs = accepted_uri_query_options(backend);
