@@ -348,13 +348,13 @@ fn check_resources(resources: &Resources, problems: &mut Problems) {
             ("gpu", gpu),
             ("ephemeral_storage", ephemeral_storage),
         ] {
-            if let Some(value) = value {
-                if !is_quantity(value) {
-                    problems.add(
-                        format!("resources.{side}.{name}"),
-                        format!("`{value}` is not a Kubernetes quantity: use a string such as \"500m\", \"2\" or \"1Gi\""),
-                    );
-                }
+            if let Some(value) = value
+                && !is_quantity(value)
+            {
+                problems.add(
+                    format!("resources.{side}.{name}"),
+                    format!("`{value}` is not a Kubernetes quantity: use a string such as \"500m\", \"2\" or \"1Gi\""),
+                );
             }
         }
     }

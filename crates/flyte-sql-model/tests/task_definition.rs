@@ -234,7 +234,7 @@ key = ""
         expect![[r#"
             error: invalid task `bad name`: 22 problems
               - connection.connect_args.when: TOML datetimes cannot go into connect args: write "2024-01-01" as a string
-              - connection.uri: unsupported database dialect `oracle` in uri `oracle://scott@db/orcl`: use one of sqlite, postgresql, mysql, mariadb (optionally with a `+driver` suffix)
+              - connection.uri: unsupported database dialect `oracle` in uri `oracle://scott@db/orcl`: use one of sqlite, postgresql, postgres, mysql, mariadb (optionally with a `+driver` suffix)
               - metadata.timeout: `soon` is not a duration: use a string such as "10m", "90s" or "1h30m"
               - inputs[0].default: invalid integer value `five`: expected a whole number between -9223372036854775808 and 9223372036854775807
               - inputs[2].default: a boolean default cannot be a TOML integer: write it as true or false
