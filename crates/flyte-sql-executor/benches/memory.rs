@@ -1,0 +1,3 @@
+//! Peak-memory benchmark (being written).
+
+fn main() {}

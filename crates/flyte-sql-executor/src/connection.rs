@@ -1,0 +1,165 @@
+//! Connections: one enum over the compiled-in backends and an r2d2 manager that dispatches on
+//! the URI's backend.
+//!
+//! diesel's `MultiConnection` derive would try each backend in turn and swallow the errors (a bad
+//! PostgreSQL URL silently becoming a SQLite file); this manager picks the backend from the URI
+//! and reports that backend's error.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use diesel::connection::SimpleConnection;
+use flyte_sql_config::{ConnectOptions, DatabaseUri};
+
+use crate::error::{Error, Result};
+
+/// The connect timeout when the connection options set none.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to one of the compiled-in backends.
+pub(crate) enum AnyConnection {
+    #[cfg(feature = "sqlite")]
+    Sqlite(diesel::sqlite::SqliteConnection),
+    #[cfg(feature = "postgres")]
+    Postgres(diesel::pg::PgConnection),
+    #[cfg(feature = "mysql")]
+    Mysql(crate::mysql::MysqlSession),
+}
+
+impl AnyConnection {
+    fn ping(&mut self) -> diesel::QueryResult<()> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyConnection::Sqlite(connection) => connection.batch_execute("SELECT 1"),
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(connection) => connection.batch_execute("SELECT 1"),
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(session) => session.connection.batch_execute("SELECT 1"),
+        }
+    }
+}
+
+/// Everything needed to open a connection.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectSettings {
+    /// The URI with its password redacted, for messages.
+    pub(crate) redacted_uri: String,
+    /// The typed options, secrets merged in.
+    pub(crate) options: ConnectOptions,
+}
+
+impl ConnectSettings {
+    pub(crate) fn new(uri: &DatabaseUri, options: ConnectOptions) -> ConnectSettings {
+        ConnectSettings {
+            redacted_uri: uri.redacted().to_owned(),
+            options,
+        }
+    }
+
+    /// The statement timeout the options set.
+    pub(crate) fn statement_timeout(&self) -> Option<Duration> {
+        match &self.options {
+            ConnectOptions::Sqlite(options) => options.statement_timeout,
+            ConnectOptions::Postgres(options) => options.statement_timeout,
+            ConnectOptions::Mysql(options) => options.statement_timeout,
+        }
+    }
+
+    /// Opens a new connection of the URI's backend.
+    pub(crate) fn establish(&self) -> Result<AnyConnection> {
+        match &self.options {
+            #[cfg(feature = "sqlite")]
+            ConnectOptions::Sqlite(options) => {
+                crate::sqlite::connect(options, &self.redacted_uri).map(AnyConnection::Sqlite)
+            }
+            #[cfg(feature = "postgres")]
+            ConnectOptions::Postgres(options) => {
+                crate::postgres::connect(options, &self.redacted_uri).map(AnyConnection::Postgres)
+            }
+            #[cfg(feature = "mysql")]
+            ConnectOptions::Mysql(options) => {
+                crate::mysql::connect(options, &self.redacted_uri).map(AnyConnection::Mysql)
+            }
+            #[allow(unreachable_patterns)]
+            other => Err(not_enabled(other)),
+        }
+    }
+}
+
+fn not_enabled(options: &ConnectOptions) -> Error {
+    let (backend, feature) = match options {
+        ConnectOptions::Sqlite(_) => ("sqlite", "sqlite"),
+        ConnectOptions::Postgres(_) => ("postgres", "postgres"),
+        ConnectOptions::Mysql(_) => ("mysql", "mysql"),
+    };
+    Error::BackendNotEnabled { backend, feature }
+}
+
+/// The r2d2 manager: opens connections of the URI's backend.
+///
+/// The executor opens its first connection itself, to report a failure at once and with its
+/// cause (r2d2 would retry until its timeout and keep only the message), and parks it here for
+/// the pool's first `connect`.
+pub(crate) struct ConnectionManager {
+    settings: ConnectSettings,
+    warm: Mutex<Option<AnyConnection>>,
+}
+
+impl ConnectionManager {
+    pub(crate) fn new(settings: ConnectSettings, first: AnyConnection) -> ConnectionManager {
+        ConnectionManager {
+            settings,
+            warm: Mutex::new(Some(first)),
+        }
+    }
+}
+
+impl std::fmt::Debug for ConnectionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionManager")
+            .field("uri", &self.settings.redacted_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = Error;
+
+    fn connect(&self) -> Result<AnyConnection> {
+        let warm = self
+            .warm
+            .lock()
+            .map(|mut warm| warm.take())
+            .unwrap_or_default();
+        match warm {
+            Some(connection) => Ok(connection),
+            None => self.settings.establish(),
+        }
+    }
+
+    fn is_valid(&self, connection: &mut AnyConnection) -> Result<()> {
+        connection
+            .ping()
+            .map_err(|error| Error::database("connection check", error))
+    }
+
+    fn has_broken(&self, _connection: &mut AnyConnection) -> bool {
+        // diesel has no cheap local check; `is_valid` runs on checkout.
+        false
+    }
+}
+
+/// A duration as seconds, the way durations are bound on SQLite and MySQL.
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn duration_seconds(duration: TimeDelta) -> f64 {
+    let micros = duration.num_microseconds().unwrap_or_else(|| {
+        if duration < TimeDelta::zero() {
+            i64::MIN
+        } else {
+            i64::MAX
+        }
+    });
+    micros as f64 / 1_000_000.0
+}

@@ -1,0 +1,354 @@
+//! One database value on its way into an Arrow builder, borrowed from the driver's buffer.
+//!
+//! Each backend decodes its raw values into a [`Datum`] and hands it straight to the column
+//! builder, which converts it to the column's type; nothing is copied in between.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+
+use crate::types::ColumnType;
+
+/// Microseconds in a second.
+pub(crate) const MICROS_PER_SECOND: i64 = 1_000_000;
+/// Microseconds in a day.
+pub(crate) const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+
+/// A decoded database value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Datum<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    /// An exact decimal: `unscaled / 10^scale`.
+    Decimal {
+        unscaled: i128,
+        scale: u8,
+    },
+    Text(&'a str),
+    Bytes(&'a [u8]),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Microseconds since 1970-01-01 00:00, no time zone.
+    Timestamp(i64),
+    /// Microseconds since 1970-01-01 00:00 UTC.
+    TimestampUtc(i64),
+    /// Microseconds.
+    Duration(i64),
+}
+
+impl Datum<'_> {
+    /// The column type this value would have on its own, for columns typed by their values.
+    pub(crate) fn natural_type(&self) -> ColumnType {
+        match self {
+            Datum::Null => ColumnType::Null,
+            Datum::Bool(_) => ColumnType::Boolean,
+            Datum::Int(_) => ColumnType::Int64,
+            Datum::UInt(_) => ColumnType::UInt64,
+            Datum::Float(_) => ColumnType::Float64,
+            Datum::Decimal { scale, .. } => ColumnType::Decimal {
+                precision: 38,
+                scale: i8::try_from(*scale).unwrap_or(38),
+            },
+            Datum::Text(_) => ColumnType::Text,
+            Datum::Bytes(_) => ColumnType::Binary,
+            Datum::Date(_) => ColumnType::Date,
+            Datum::Time(_) => ColumnType::Time,
+            Datum::Timestamp(_) => ColumnType::Timestamp,
+            Datum::TimestampUtc(_) => ColumnType::TimestampUtc,
+            Datum::Duration(_) => ColumnType::Duration,
+        }
+    }
+
+    /// A short description for error messages: the kind of value and, for small values, the
+    /// value itself (never more than a few dozen characters).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Datum::Null => "null".to_owned(),
+            Datum::Bool(value) => format!("boolean {value}"),
+            Datum::Int(value) => format!("integer {value}"),
+            Datum::UInt(value) => format!("unsigned integer {value}"),
+            Datum::Float(value) => format!("float {value}"),
+            Datum::Decimal { unscaled, scale } => {
+                format!("decimal {}", decimal_to_string(*unscaled, *scale))
+            }
+            Datum::Text(text) => {
+                let shown: String = text.chars().take(40).collect();
+                let ellipsis = if shown.len() < text.len() { "..." } else { "" };
+                format!("text {shown:?}{ellipsis}")
+            }
+            Datum::Bytes(bytes) => format!("{} bytes", bytes.len()),
+            Datum::Date(days) => format!("date {days} days after 1970-01-01"),
+            Datum::Time(micros) => format!("time {micros} µs after midnight"),
+            Datum::Timestamp(micros) | Datum::TimestampUtc(micros) => {
+                format!("timestamp {micros} µs after 1970-01-01")
+            }
+            Datum::Duration(micros) => format!("duration {micros} µs"),
+        }
+    }
+}
+
+/// A [`Datum`] that owns its text and bytes, for the rows buffered while a column's type is
+/// being inferred from its values.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OwnedDatum {
+    Copy(Datum<'static>),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl OwnedDatum {
+    pub(crate) fn from_datum(datum: Datum<'_>) -> OwnedDatum {
+        match datum {
+            Datum::Text(text) => OwnedDatum::Text(text.to_owned()),
+            Datum::Bytes(bytes) => OwnedDatum::Bytes(bytes.to_vec()),
+            Datum::Null => OwnedDatum::Copy(Datum::Null),
+            Datum::Bool(v) => OwnedDatum::Copy(Datum::Bool(v)),
+            Datum::Int(v) => OwnedDatum::Copy(Datum::Int(v)),
+            Datum::UInt(v) => OwnedDatum::Copy(Datum::UInt(v)),
+            Datum::Float(v) => OwnedDatum::Copy(Datum::Float(v)),
+            Datum::Decimal { unscaled, scale } => {
+                OwnedDatum::Copy(Datum::Decimal { unscaled, scale })
+            }
+            Datum::Date(v) => OwnedDatum::Copy(Datum::Date(v)),
+            Datum::Time(v) => OwnedDatum::Copy(Datum::Time(v)),
+            Datum::Timestamp(v) => OwnedDatum::Copy(Datum::Timestamp(v)),
+            Datum::TimestampUtc(v) => OwnedDatum::Copy(Datum::TimestampUtc(v)),
+            Datum::Duration(v) => OwnedDatum::Copy(Datum::Duration(v)),
+        }
+    }
+
+    pub(crate) fn as_datum(&self) -> Datum<'_> {
+        match self {
+            OwnedDatum::Copy(datum) => *datum,
+            OwnedDatum::Text(text) => Datum::Text(text),
+            OwnedDatum::Bytes(bytes) => Datum::Bytes(bytes),
+        }
+    }
+}
+
+/// Renders `unscaled / 10^scale` exactly.
+pub(crate) fn decimal_to_string(unscaled: i128, scale: u8) -> String {
+    let digits = unscaled.unsigned_abs().to_string();
+    let sign = if unscaled < 0 { "-" } else { "" };
+    let scale = usize::from(scale);
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - scale);
+    format!("{sign}{whole}.{fraction}")
+}
+
+/// Parses a decimal literal (`-12.50`, `3`, `1e3` is rejected) into `(unscaled, scale)`.
+pub(crate) fn parse_decimal(text: &str) -> Option<(i128, u8)> {
+    let text = text.trim();
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    if !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let scale = u8::try_from(fraction.len()).ok()?;
+    let mut unscaled: i128 = 0;
+    for b in whole.bytes().chain(fraction.bytes()) {
+        unscaled = unscaled.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    Some((if negative { -unscaled } else { unscaled }, scale))
+}
+
+/// Rescales `unscaled / 10^from` to `to` digits after the point, rounding half away from zero;
+/// `None` on overflow.
+pub(crate) fn rescale(unscaled: i128, from: i32, to: i32) -> Option<i128> {
+    if to >= from {
+        let factor = 10_i128.checked_pow(u32::try_from(to - from).ok()?)?;
+        unscaled.checked_mul(factor)
+    } else {
+        let factor = 10_i128.checked_pow(u32::try_from(from - to).ok()?)?;
+        let quotient = unscaled / factor;
+        let remainder = unscaled % factor;
+        if remainder.abs() * 2 >= factor {
+            Some(quotient + unscaled.signum())
+        } else {
+            Some(quotient)
+        }
+    }
+}
+
+const UNIX_EPOCH_JULIAN_DAY: f64 = 2_440_587.5;
+
+/// Parses the text forms SQLite and the reference's splicing give timestamps:
+/// `YYYY-MM-DD[ T]HH:MM[:SS[.fff]]` with an optional `Z` or `±HH[:MM]` offset, or a bare date.
+/// Returns microseconds since the epoch in UTC (text without an offset is taken as UTC).
+pub(crate) fn parse_timestamp_text(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let normalized;
+    let text = match text.strip_suffix(['Z', 'z']) {
+        Some(rest) => {
+            normalized = format!("{rest}+00:00");
+            normalized.as_str()
+        }
+        None => text,
+    };
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M%#z", "%Y-%m-%dT%H:%M%#z"] {
+        if let Ok(parsed) = DateTime::parse_from_str(text, format) {
+            return Some(parsed.timestamp_micros());
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(parsed) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(parsed.and_utc().timestamp_micros());
+        }
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_time(NaiveTime::MIN).and_utc().timestamp_micros())
+}
+
+/// A SQLite Julian day number as microseconds since the Unix epoch.
+pub(crate) fn julian_day_to_micros(julian_day: f64) -> Option<i64> {
+    let micros = ((julian_day - UNIX_EPOCH_JULIAN_DAY) * MICROS_PER_DAY as f64).round();
+    float_to_i64(micros)
+}
+
+/// Parses `YYYY-MM-DD` into days since the epoch.
+pub(crate) fn parse_date_text(text: &str) -> Option<i32> {
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    days_since_epoch(date)
+}
+
+/// Days since 1970-01-01.
+pub(crate) fn days_since_epoch(date: NaiveDate) -> Option<i32> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from(date.signed_duration_since(epoch).num_days()).ok()
+}
+
+/// Parses `HH:MM[:SS[.ffffff]]` into microseconds since midnight.
+pub(crate) fn parse_time_text(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let time = NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
+        .ok()?;
+    Some(
+        i64::from(time.num_seconds_from_midnight()) * MICROS_PER_SECOND
+            + i64::from(time.nanosecond() / 1_000),
+    )
+}
+
+/// Parses a duration written as Python's `str(timedelta)` (`1 day, 2:03:04.500000`,
+/// `-1 day, 23:59:59`), as proto3 JSON (`93784.5s`), or as `[-]HH:MM:SS[.ffffff]`;
+/// returns microseconds.
+pub(crate) fn parse_duration_text(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Some(seconds) = text.strip_suffix('s')
+        && let Ok(seconds) = seconds.parse::<f64>()
+    {
+        return float_to_i64((seconds * MICROS_PER_SECOND as f64).round());
+    }
+    let (days, clock) = match text.split_once(", ") {
+        Some((days, clock)) => {
+            let count = days
+                .strip_suffix(" days")
+                .or_else(|| days.strip_suffix(" day"))?;
+            (count.trim().parse::<i64>().ok()?, clock)
+        }
+        None => (0, text),
+    };
+    let (negative, clock) = match clock.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, clock),
+    };
+    let mut parts = clock.split(':');
+    let hours: i64 = parts.next()?.parse().ok()?;
+    let minutes: i64 = parts.next()?.parse().ok()?;
+    let seconds = parts.next()?;
+    if parts.next().is_some() || !(0..60).contains(&minutes) {
+        return None;
+    }
+    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
+    let whole: i64 = whole.parse().ok()?;
+    if !(0..60).contains(&whole) || fraction.len() > 6 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let fraction_micros: i64 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<6}").parse().ok()?
+    };
+    let clock_micros = ((hours * 60 + minutes) * 60 + whole) * MICROS_PER_SECOND + fraction_micros;
+    let clock_micros = if negative { -clock_micros } else { clock_micros };
+    days.checked_mul(MICROS_PER_DAY)?.checked_add(clock_micros)
+}
+
+/// Parses the boolean spellings databases and Python write: `true`/`false`, `t`/`f`,
+/// `yes`/`no`, `1`/`0` (any case).
+pub(crate) fn parse_bool_text(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Some(true),
+        "false" | "f" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// A float that holds an exact integer within `i64`'s range, as that integer.
+pub(crate) fn float_to_i64(value: f64) -> Option<i64> {
+    // 2^63 as f64 is exact; anything at or above it does not fit.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if value.fract() == 0.0 && value >= -LIMIT && value < LIMIT {
+        #[allow(clippy::cast_possible_truncation)]
+        Some(value as i64)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_round_trip_through_text() {
+        assert_eq!(parse_decimal("-12.50"), Some((-1250, 2)));
+        assert_eq!(parse_decimal("3"), Some((3, 0)));
+        assert_eq!(parse_decimal(".5"), Some((5, 1)));
+        assert_eq!(parse_decimal("1e3"), None);
+        assert_eq!(decimal_to_string(-1250, 2), "-12.50");
+        assert_eq!(decimal_to_string(5, 3), "0.005");
+        assert_eq!(rescale(1025, 2, 1), Some(103));
+        assert_eq!(rescale(-1025, 2, 1), Some(-103));
+        assert_eq!(rescale(3, 0, 2), Some(300));
+    }
+
+    #[test]
+    fn timestamps_parse_in_the_forms_sqlite_and_python_write() {
+        let base = 1_704_164_645_000_000; // 2024-01-02 03:04:05 UTC
+        assert_eq!(parse_timestamp_text("2024-01-02 03:04:05"), Some(base));
+        assert_eq!(parse_timestamp_text("2024-01-02T03:04:05Z"), Some(base));
+        assert_eq!(
+            parse_timestamp_text("2024-01-02 03:04:05.123456+00:00"),
+            Some(base + 123_456)
+        );
+        assert_eq!(parse_timestamp_text("2024-01-02 04:04:05+01"), Some(base));
+        assert_eq!(parse_timestamp_text("2024-01-02"), Some(base - 11_045_000_000));
+        assert_eq!(parse_timestamp_text("yesterday"), None);
+        assert_eq!(julian_day_to_micros(2_440_587.5), Some(0));
+    }
+
+    #[test]
+    fn durations_parse_in_python_proto_and_clock_forms() {
+        assert_eq!(parse_duration_text("1 day, 2:03:04.500000"), Some(93_784_500_000));
+        assert_eq!(parse_duration_text("-1 day, 23:59:59"), Some(-1_000_000));
+        assert_eq!(parse_duration_text("93784.5s"), Some(93_784_500_000));
+        assert_eq!(parse_duration_text("26:03:04"), Some(93_784_000_000));
+        assert_eq!(parse_duration_text("2 weeks"), None);
+        assert_eq!(parse_time_text("23:59:59.5"), Some(86_399_500_000));
+        assert_eq!(parse_date_text("1970-01-02"), Some(1));
+        assert_eq!(parse_bool_text("True"), Some(true));
+    }
+}

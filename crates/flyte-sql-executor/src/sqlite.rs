@@ -1,0 +1,324 @@
+//! SQLite: opening the database, describing a query, binding values and streaming rows.
+//!
+//! SQLite types values, not columns: each value has a storage class (integer, real, text, blob)
+//! that may change from row to row. A column's type comes from its declared type (plain columns
+//! and CASTs, found by the describe step through a temporary view), else from the values of the
+//! first batch.
+
+use std::path::Path;
+
+use diesel::connection::{Connection, DefaultLoadingMode, SimpleConnection};
+use diesel::deserialize::QueryableByName;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::row::{Field, NamedRow, Row};
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+use diesel::sqlite::{Sqlite, SqliteConnection, SqliteType};
+use diesel::RunQueryDsl;
+use flyte_sql_config::{SqliteDatabase, SqliteIsolationLevel, SqliteOptions};
+use flyte_sql_model::{PrimitiveType, Value};
+use flyte_sql_template::Statement;
+
+use crate::datum::Datum;
+use crate::error::{Error, Result};
+use crate::sql_text;
+use crate::stream::{self, Described, Hint, RowSink};
+use crate::types::ColumnType;
+
+/// Opens the database of a `sqlite://` URI.
+pub(crate) fn connect(options: &SqliteOptions, redacted_uri: &str) -> Result<SqliteConnection> {
+    // SQLite would create a missing file and then fail with "no such table"; say what actually
+    // happened instead (a `file:` URI with `mode=rwc` still creates one).
+    if let SqliteDatabase::File(path) = &options.database
+        && !Path::new(path).exists()
+        && !options.uri_parameters.iter().any(|(key, value)| *key == "mode" && value == "rwc")
+    {
+        return Err(Error::Connect {
+            uri: redacted_uri.to_owned(),
+            message: format!(
+                "no database file at `{path}` (relative paths are resolved against the working directory {})",
+                std::env::current_dir()
+                    .map(|dir| dir.display().to_string())
+                    .unwrap_or_default()
+            ),
+            transient: false,
+        });
+    }
+    let mut connection =
+        SqliteConnection::establish(&options.open_filename()).map_err(|error| Error::Connect {
+            uri: redacted_uri.to_owned(),
+            message: error.to_string(),
+            transient: false,
+        })?;
+    connection
+        .batch_execute(&format!(
+            "PRAGMA busy_timeout = {};",
+            options.busy_timeout.as_millis()
+        ))
+        .map_err(|error| Error::database("connect", error))?;
+    Ok(connection)
+}
+
+/// The row type diesel builds for each result row: it pushes the row into the current sink.
+struct SinkRow;
+
+impl QueryableByName<Sqlite> for SinkRow {
+    fn build<'a>(row: &impl NamedRow<'a, Sqlite>) -> diesel::deserialize::Result<Self> {
+        stream::with_current(|sink| {
+            if sink.needs_names() {
+                sink.set_names(field_names(row))?;
+            }
+            for index in 0..row.field_count() {
+                let field = Row::get(row, index).ok_or("a row has fewer fields than announced")
+                    .map_err(|message| Error::Database {
+                        step: "query",
+                        failure: crate::error::DatabaseFailure::Other,
+                        message: message.to_owned(),
+                    })?;
+                match field.value() {
+                    None => sink.append(index, Datum::Null)?,
+                    Some(mut value) => {
+                        let datum = match value.value_type() {
+                            Some(SqliteType::Long) => Datum::Int(value.read_long()),
+                            Some(SqliteType::Double) => Datum::Float(value.read_double()),
+                            Some(SqliteType::Binary) => Datum::Bytes(value.read_blob()),
+                            Some(_) => Datum::Text(value.read_text()),
+                            None => Datum::Null,
+                        };
+                        sink.append(index, datum)?;
+                    }
+                }
+            }
+            sink.end_row()
+        })?;
+        Ok(SinkRow)
+    }
+}
+
+fn field_names<'a>(row: &impl Row<'a, Sqlite>) -> Vec<String> {
+    (0..row.field_count())
+        .map(|index| {
+            Row::get(row, index)
+                .and_then(|field| field.field_name().map(str::to_owned))
+                .unwrap_or_else(|| format!("column{}", index + 1))
+        })
+        .collect()
+}
+
+fn boxed_query(statement: &Statement) -> BoxedSqlQuery<'_, Sqlite, SqlQuery> {
+    let mut query = diesel::sql_query(statement.sql.as_str()).into_boxed::<Sqlite>();
+    for bind in &statement.binds {
+        query = match &bind.value {
+            Value::Integer(value) => query.bind::<BigInt, _>(*value),
+            Value::Float(value) => query.bind::<Double, _>(*value),
+            Value::String(value) => query.bind::<Text, _>(value.as_str()),
+            Value::Boolean(value) => query.bind::<Bool, _>(*value),
+            // SQLite has no date types: datetimes are ISO text in UTC, which sorts and compares
+            // like the text SQLite's own date functions write.
+            Value::Datetime(value) => {
+                query.bind::<Text, _>(value.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string())
+            }
+            // Durations are seconds, as a real.
+            Value::Duration(value) => query.bind::<Double, _>(crate::connection::duration_seconds(*value)),
+            Value::Null(PrimitiveType::Integer | PrimitiveType::Boolean) => {
+                query.bind::<Nullable<BigInt>, _>(None::<i64>)
+            }
+            Value::Null(PrimitiveType::Float | PrimitiveType::Duration) => {
+                query.bind::<Nullable<Double>, _>(None::<f64>)
+            }
+            Value::Null(PrimitiveType::String | PrimitiveType::Datetime) => {
+                query.bind::<Nullable<Text>, _>(None::<String>)
+            }
+        };
+    }
+    query
+}
+
+/// The SQL type a bind stands for in the describe step's view.
+fn bind_cast(value: &Value) -> &'static str {
+    match value.primitive_type() {
+        PrimitiveType::Integer => "CAST(NULL AS INTEGER)",
+        PrimitiveType::Float => "CAST(NULL AS REAL)",
+        PrimitiveType::String => "CAST(NULL AS TEXT)",
+        PrimitiveType::Boolean => "CAST(NULL AS BOOLEAN)",
+        PrimitiveType::Datetime => "CAST(NULL AS TIMESTAMPTZ)",
+        PrimitiveType::Duration => "CAST(NULL AS INTERVAL)",
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct ViewColumn {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    r#type: String,
+}
+
+/// Names and declared types of the query's columns, without running it: the query becomes a
+/// temporary view whose columns `pragma_table_info` lists. `None` when SQLite cannot make a view
+/// of it (not a SELECT, for example); the types then come from the values.
+pub(crate) fn describe(connection: &mut SqliteConnection, statement: &Statement) -> Option<Vec<Described>> {
+    let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
+    let body = sql_text::replace_placeholders(sql_text::trim_statement(&statement.sql), false, |n| {
+        statement
+            .binds
+            .get(n)
+            .map_or("NULL", |bind| bind_cast(&bind.value))
+            .to_owned()
+    });
+    if let Err(error) = connection.batch_execute(&format!("CREATE TEMP VIEW \"{view}\" AS {body}")) {
+        tracing::debug!(%error, "describe step: sqlite cannot make a view of the query; typing by values");
+        return None;
+    }
+    let columns = diesel::sql_query("SELECT name, type FROM pragma_table_info(?)")
+        .bind::<Text, _>(&view)
+        .load::<ViewColumn>(connection);
+    if let Err(error) = connection.batch_execute(&format!("DROP VIEW temp.\"{view}\"")) {
+        tracing::warn!(%error, "describe step: cannot drop the temporary view");
+    }
+    match columns {
+        Ok(columns) if !columns.is_empty() => Some(
+            columns
+                .into_iter()
+                .map(|column| Described {
+                    hint: hint_for_declared_type(&column.r#type),
+                    name: column.name,
+                })
+                .collect(),
+        ),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::debug!(%error, "describe step: cannot list the view's columns");
+            None
+        }
+    }
+}
+
+/// The column type for a declared SQLite type, following SQLite's affinity rules and the type
+/// names other databases use (see `docs/type-mapping.md`).
+pub(crate) fn hint_for_declared_type(declared: &str) -> Hint {
+    let upper = declared.trim().to_ascii_uppercase();
+    let has = |needle: &str| upper.contains(needle);
+    let ty = if upper.is_empty() {
+        return Hint::FromValues;
+    } else if has("BOOL") {
+        ColumnType::Boolean
+    } else if upper.starts_with("TIMESTAMPTZ") || has("WITH TIME ZONE") {
+        ColumnType::TimestampUtc
+    } else if has("DATETIME") || has("TIMESTAMP") {
+        ColumnType::Timestamp
+    } else if has("DATE") {
+        ColumnType::Date
+    } else if has("INTERVAL") {
+        ColumnType::Duration
+    } else if has("TIME") {
+        ColumnType::Time
+    } else if has("INT") {
+        ColumnType::Int64
+    } else if has("CHAR") || has("CLOB") || has("TEXT") || has("UUID") || has("JSON") {
+        ColumnType::Text
+    } else if has("BLOB") || has("BINARY") || has("BYTEA") {
+        ColumnType::Binary
+    } else if has("REAL") || has("FLOA") || has("DOUB") {
+        ColumnType::Float64
+    } else if has("DEC") || has("NUMERIC") {
+        return match sql_text::precision_and_scale(&upper) {
+            Some((precision, scale)) => Hint::Known(ColumnType::decimal_or_float(precision, scale)),
+            None => Hint::FromValues,
+        };
+    } else {
+        return Hint::FromValues;
+    };
+    Hint::Known(ty)
+}
+
+/// Streams the result of `statement` into `sink`; returns the sink and the rows loaded.
+pub(crate) fn stream(
+    connection: &mut SqliteConnection,
+    statement: &Statement,
+    sink: RowSink,
+    on_row: &mut dyn FnMut(u64),
+) -> (RowSink, Result<()>) {
+    stream::with_sink(sink, || {
+        let rows = boxed_query(statement)
+            .load_iter::<SinkRow, DefaultLoadingMode>(connection)
+            .map_err(|error| Error::database("query", error))?;
+        // diesel's SQLite iterator is not fused: polled again after `None`, it restarts the
+        // query. `fuse` makes the end final (regression test: `sqlite_iterator_is_fused`).
+        let mut count = 0;
+        for row in rows.fuse() {
+            row.map_err(|error| stream::unbox_error("query", error))?;
+            count += 1;
+            on_row(count);
+        }
+        Ok(())
+    })
+}
+
+/// Runs a statement without output in a transaction; returns the rows it changed.
+pub(crate) fn execute(
+    connection: &mut SqliteConnection,
+    statement: &Statement,
+    isolation_level: SqliteIsolationLevel,
+) -> Result<u64> {
+    let run = |connection: &mut SqliteConnection| boxed_query(statement).execute(connection);
+    let affected = match isolation_level {
+        SqliteIsolationLevel::Autocommit => run(connection),
+        SqliteIsolationLevel::Deferred => connection.transaction(run),
+        SqliteIsolationLevel::Immediate => connection.immediate_transaction(run),
+        SqliteIsolationLevel::Exclusive => connection.exclusive_transaction(run),
+    }
+    .map_err(|error| Error::database("statement", error))?;
+    Ok(affected as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_follow_affinity_and_common_names() {
+        let cases = [
+            ("bigint", "Known(Int64)"),
+            ("BOOLEAN", "Known(Boolean)"),
+            ("timestamp", "Known(Timestamp)"),
+            ("TIMESTAMP WITH TIME ZONE", "Known(TimestampUtc)"),
+            ("date", "Known(Date)"),
+            ("interval", "Known(Duration)"),
+            ("time", "Known(Time)"),
+            ("varchar(10)", "Known(Text)"),
+            ("numeric(10,2)", "Known(Decimal { precision: 10, scale: 2 })"),
+            ("numeric", "FromValues"),
+            ("", "FromValues"),
+            ("blob", "Known(Binary)"),
+            ("double precision", "Known(Float64)"),
+        ];
+        for (declared, expected) in cases {
+            assert_eq!(format!("{:?}", hint_for_declared_type(declared)), expected, "{declared}");
+        }
+    }
+
+    /// diesel's SQLite row iterator restarts the query when polled after its end; ours must not.
+    #[test]
+    fn sqlite_iterator_is_fused() {
+        let mut connection = SqliteConnection::establish(":memory:").expect("memory db");
+        let statement = Statement {
+            sql: "select 1 as x union all select 2".to_owned(),
+            binds: Vec::new(),
+        };
+        let mut rows = boxed_query(&statement)
+            .load_iter::<ViewlessCount, DefaultLoadingMode>(&mut connection)
+            .expect("query")
+            .fuse();
+        assert!(rows.next().is_some());
+        assert!(rows.next().is_some());
+        assert!(rows.next().is_none());
+        assert!(rows.next().is_none(), "a fused iterator stays at its end");
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct ViewlessCount {
+        #[diesel(sql_type = BigInt)]
+        #[allow(dead_code)]
+        x: i64,
+    }
+}
