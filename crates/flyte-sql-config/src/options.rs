@@ -10,7 +10,7 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::connect_args::{
-    ArgValue, Checked, ConnectArgKind, ConnectArgOrigin, UnknownConnectArg,
+    ArgValue, Checked, ConnectArgKind, ConnectArgOrigin, UnknownConnectArg, accepted_connect_args,
     accepted_uri_query_options, find_spec,
 };
 use crate::connection::ConnectionConfig;
@@ -450,12 +450,10 @@ fn sqlite_options(path: &SqlitePath, mut args: Args) -> Result<SqliteOptions> {
     let uri = args.flag("uri").unwrap_or(false);
     let read_only = args.flag("read_only");
     let statement_timeout = args.statement_timeout();
-    let mut uri_parameters = args.rendered(
-        accepted_uri_query_options(Backend::Sqlite)
-            .iter()
-            .map(|spec| spec.name)
-            .filter(|name| ["mode", "cache", "immutable", "nolock", "psow", "vfs"].contains(name)),
-    );
+    // The SQLite URI parameters are the query options that are not connect args.
+    let uri_only = &accepted_uri_query_options(Backend::Sqlite)
+        [accepted_connect_args(Backend::Sqlite).len()..];
+    let mut uri_parameters = args.rendered(uri_only.iter().map(|spec| spec.name));
     let mode = uri_parameters
         .iter()
         .find(|(key, _)| *key == "mode")
@@ -500,7 +498,7 @@ fn postgres_options(server: &ServerTarget, mut args: Args) -> Result<PostgresOpt
     let dbname = args.text("dbname").or_else(|| server.database.clone());
     let statement_timeout = args.statement_timeout();
     let parameters = args.rendered(
-        crate::connect_args::accepted_connect_args(Backend::Postgres)
+        accepted_connect_args(Backend::Postgres)
             .iter()
             .map(|spec| spec.name),
     );

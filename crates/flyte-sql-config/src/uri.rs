@@ -13,6 +13,7 @@ use std::ops::Range;
 use percent_encoding::percent_decode_str;
 
 use crate::error::{Error, Result};
+use crate::secret::SecretString;
 
 /// The database family a URI points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -202,8 +203,9 @@ pub enum SqlitePath {
     File(String),
 }
 
-/// The server, credentials and database of a PostgreSQL or MySQL URI.
-#[derive(Clone, PartialEq, Eq)]
+/// The server, credentials and database of a PostgreSQL or MySQL URI. `Debug` shows `***` for
+/// the password and for password-like query options.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerTarget {
     /// The host as written (not percent-decoded, as SQLAlchemy), without the brackets of an IPv6
@@ -214,25 +216,11 @@ pub struct ServerTarget {
     /// The user name, percent-decoded; `None` when absent or empty.
     pub user: Option<String>,
     /// The password, percent-decoded; `None` when absent or empty.
-    pub password: Option<crate::SecretString>,
+    pub password: Option<SecretString>,
     /// The database name, percent-decoded; `None` when absent or empty.
     pub database: Option<String>,
     /// The query options in the order written, percent-decoded.
     pub query: Vec<QueryOption>,
-}
-
-impl fmt::Debug for ServerTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Written by hand only to keep the field order readable; every field redacts itself.
-        f.debug_struct("ServerTarget")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password)
-            .field("database", &self.database)
-            .field("query", &self.query)
-            .finish()
-    }
 }
 
 /// One `key=value` option of a URI's query string, percent-decoded.
@@ -377,7 +365,7 @@ impl DatabaseUri {
                 user: user.filter(|user| !user.is_empty()),
                 password: password
                     .filter(|password| !password.is_empty())
-                    .map(crate::SecretString::new),
+                    .map(SecretString::new),
                 database: database.filter(|database| !database.is_empty()),
                 query,
             };
@@ -408,6 +396,9 @@ impl DatabaseUri {
     }
 
     /// The dialect as written: `sqlite`, `postgresql`, `postgres`, `mysql` or `mariadb`.
+    ///
+    /// SQLAlchemy 1.4 and later reject `postgres`, so a task run by the reference's Python image
+    /// needs `postgresql`; flyte-sql's own executor takes both.
     pub fn dialect(&self) -> &str {
         &self.dialect
     }
