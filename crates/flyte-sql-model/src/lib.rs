@@ -68,6 +68,7 @@ mod task;
 mod task_file;
 mod types;
 mod value_parse;
+mod warning;
 
 pub use builder::SqlTaskBuilder;
 pub use error::{Error, Problem, Result};
@@ -82,3 +83,4 @@ pub use task::{
     Runtime, SqlTask, TableKind, TableOutput, TaskMetadata,
 };
 pub use types::{InputValues, PrimitiveType, Value};
+pub use warning::DefinitionWarning;
