@@ -45,6 +45,15 @@ pub enum Error {
         /// Its type.
         ty: PrimitiveType,
     },
+    /// A message could not be rendered as proto3 JSON (only a corrupted descriptor set, which
+    /// `cargo xtask codegen --check` rules out, causes this).
+    #[error("cannot render {message} as JSON: {problem}")]
+    Json {
+        /// The full name of the message.
+        message: String,
+        /// What went wrong.
+        problem: String,
+    },
     /// A workflow node binds the same input twice.
     #[error("input `{input}` is bound twice: bind each input once")]
     DuplicateBinding {
@@ -121,8 +130,9 @@ impl Error {
     /// Who has to fix it.
     ///
     /// Every conversion error is about what the caller handed in (a task, a template, inputs,
-    /// settings), so all are [`ErrorKind::User`]; bytes that do not decode are most often a wrong
-    /// file or an incompatible flyteidl, which retrying does not fix either.
+    /// settings), so those are [`ErrorKind::User`]; bytes that do not decode are most often a wrong
+    /// file or an incompatible flyteidl, which retrying does not fix either. Only a failed JSON
+    /// rendering is the system's fault.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Decode { .. }
@@ -137,6 +147,7 @@ impl Error {
             | Error::InvalidImage { .. }
             | Error::UnknownImage { .. }
             | Error::InvalidImagePlaceholder { .. } => ErrorKind::User,
+            Error::Json { .. } => ErrorKind::System,
         }
     }
 }

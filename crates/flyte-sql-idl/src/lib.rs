@@ -63,15 +63,18 @@
 //!
 //! # Crate features
 //!
-//! None: everything is always available.
+//! - `json`: [`to_proto3_json`], the proto3 JSON rendering of any message (adds `prost-reflect`).
 //!
 //! Not for direct use; the `flyte-sql` crate is the stable entry point.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod error_document;
 mod images;
+#[cfg(feature = "json")]
+mod json;
 mod literals;
 mod node;
 mod package;
@@ -104,6 +107,9 @@ pub use images::{
     NATIVE_IMAGE_REPOSITORY, PythonVersion, REFERENCE_FLYTEKIT_VERSION, default_native_image,
     default_python_image, find_image_for, get_version_suffix,
 };
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use json::{to_proto3_json, to_proto3_json_value};
 pub use literals::{
     PARQUET_FORMAT, input_literal, input_literal_type, input_values, literal_map,
     output_literal_map, schema_column_type, schema_type, simple_literal_type, simple_type,
@@ -113,8 +119,8 @@ pub use node::{
     BindingSource, NodeInput, TaskNodeOptions, WORKFLOW_INPUTS_NODE_ID, node_metadata, task_node,
 };
 pub use package::{PackageMember, package_members};
-/// Encoding and decoding of every message in [`proto`].
-pub use prost::Message;
+/// Encoding and decoding of every message in [`proto`]; [`Name`] gives a message's full name.
+pub use prost::{Message, Name};
 pub use settings::{
     DEFAULT_IMAGE_NAME, Image, ImageConfig, ImageVersion, SerializationSettings, resolve_image,
 };

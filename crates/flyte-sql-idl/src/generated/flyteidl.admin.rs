@@ -15,6 +15,16 @@ pub struct DescriptionEntity {
     #[prost(string, repeated, tag = "5")]
     pub tags: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+impl ::prost::Name for DescriptionEntity {
+    const NAME: &'static str = "DescriptionEntity";
+    const PACKAGE: &'static str = "flyteidl.admin";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.admin.DescriptionEntity".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.admin.DescriptionEntity".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Description {
     #[prost(enumeration = "DescriptionFormat", tag = "3")]
@@ -34,10 +44,30 @@ pub mod description {
         Uri(::prost::alloc::string::String),
     }
 }
+impl ::prost::Name for Description {
+    const NAME: &'static str = "Description";
+    const PACKAGE: &'static str = "flyteidl.admin";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.admin.Description".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.admin.Description".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SourceCode {
     #[prost(string, tag = "1")]
     pub link: ::prost::alloc::string::String,
+}
+impl ::prost::Name for SourceCode {
+    const NAME: &'static str = "SourceCode";
+    const PACKAGE: &'static str = "flyteidl.admin";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.admin.SourceCode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.admin.SourceCode".into()
+    }
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -77,4 +107,14 @@ pub struct TaskSpec {
     pub template: ::core::option::Option<super::core::TaskTemplate>,
     #[prost(message, optional, tag = "2")]
     pub description: ::core::option::Option<DescriptionEntity>,
+}
+impl ::prost::Name for TaskSpec {
+    const NAME: &'static str = "TaskSpec";
+    const PACKAGE: &'static str = "flyteidl.admin";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.admin.TaskSpec".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.admin.TaskSpec".into()
+    }
 }

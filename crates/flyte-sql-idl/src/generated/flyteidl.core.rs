@@ -17,6 +17,16 @@ pub struct Identifier {
     #[prost(string, tag = "6")]
     pub org: ::prost::alloc::string::String,
 }
+impl ::prost::Name for Identifier {
+    const NAME: &'static str = "Identifier";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Identifier".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Identifier".into()
+    }
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum ResourceType {
@@ -63,6 +73,16 @@ pub struct ArtifactKey {
     #[prost(string, tag = "4")]
     pub org: ::prost::alloc::string::String,
 }
+impl ::prost::Name for ArtifactKey {
+    const NAME: &'static str = "ArtifactKey";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactKey".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactKey".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ArtifactBindingData {
     #[prost(message, optional, tag = "7")]
@@ -80,6 +100,16 @@ pub mod artifact_binding_data {
         BindToTimePartition(bool),
     }
 }
+impl ::prost::Name for ArtifactBindingData {
+    const NAME: &'static str = "ArtifactBindingData";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactBindingData".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactBindingData".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TimeTransform {
     #[prost(string, tag = "1")]
@@ -87,13 +117,43 @@ pub struct TimeTransform {
     #[prost(enumeration = "Operator", tag = "2")]
     pub op: i32,
 }
+impl ::prost::Name for TimeTransform {
+    const NAME: &'static str = "TimeTransform";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TimeTransform".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TimeTransform".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct InputBindingData {
     #[prost(string, tag = "1")]
     pub var: ::prost::alloc::string::String,
 }
+impl ::prost::Name for InputBindingData {
+    const NAME: &'static str = "InputBindingData";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.InputBindingData".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.InputBindingData".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RuntimeBinding {}
+impl ::prost::Name for RuntimeBinding {
+    const NAME: &'static str = "RuntimeBinding";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.RuntimeBinding".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.RuntimeBinding".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct LabelValue {
     #[prost(oneof = "label_value::Value", tags = "1, 2, 3, 4, 5")]
@@ -115,10 +175,30 @@ pub mod label_value {
         RuntimeBinding(super::RuntimeBinding),
     }
 }
+impl ::prost::Name for LabelValue {
+    const NAME: &'static str = "LabelValue";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LabelValue".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LabelValue".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Partitions {
     #[prost(btree_map = "string, message", tag = "1")]
     pub value: ::prost::alloc::collections::BTreeMap<::prost::alloc::string::String, LabelValue>,
+}
+impl ::prost::Name for Partitions {
+    const NAME: &'static str = "Partitions";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Partitions".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Partitions".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TimePartition {
@@ -126,6 +206,16 @@ pub struct TimePartition {
     pub value: ::core::option::Option<LabelValue>,
     #[prost(enumeration = "Granularity", tag = "2")]
     pub granularity: i32,
+}
+impl ::prost::Name for TimePartition {
+    const NAME: &'static str = "TimePartition";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TimePartition".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TimePartition".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ArtifactId {
@@ -138,12 +228,32 @@ pub struct ArtifactId {
     #[prost(message, optional, tag = "4")]
     pub time_partition: ::core::option::Option<TimePartition>,
 }
+impl ::prost::Name for ArtifactId {
+    const NAME: &'static str = "ArtifactID";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactID".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactID".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ArtifactTag {
     #[prost(message, optional, tag = "1")]
     pub artifact_key: ::core::option::Option<ArtifactKey>,
     #[prost(message, optional, tag = "2")]
     pub value: ::core::option::Option<LabelValue>,
+}
+impl ::prost::Name for ArtifactTag {
+    const NAME: &'static str = "ArtifactTag";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactTag".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactTag".into()
+    }
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -263,6 +373,26 @@ pub mod schema_type {
             }
         }
     }
+    impl ::prost::Name for SchemaColumn {
+        const NAME: &'static str = "SchemaColumn";
+        const PACKAGE: &'static str = "flyteidl.core";
+        fn full_name() -> ::prost::alloc::string::String {
+            "flyteidl.core.SchemaType.SchemaColumn".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/flyteidl.core.SchemaType.SchemaColumn".into()
+        }
+    }
+}
+impl ::prost::Name for SchemaType {
+    const NAME: &'static str = "SchemaType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SchemaType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SchemaType".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StructuredDatasetType {
@@ -283,6 +413,26 @@ pub mod structured_dataset_type {
         pub name: ::prost::alloc::string::String,
         #[prost(message, optional, tag = "2")]
         pub literal_type: ::core::option::Option<super::LiteralType>,
+    }
+    impl ::prost::Name for DatasetColumn {
+        const NAME: &'static str = "DatasetColumn";
+        const PACKAGE: &'static str = "flyteidl.core";
+        fn full_name() -> ::prost::alloc::string::String {
+            "flyteidl.core.StructuredDatasetType.DatasetColumn".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/flyteidl.core.StructuredDatasetType.DatasetColumn".into()
+        }
+    }
+}
+impl ::prost::Name for StructuredDatasetType {
+    const NAME: &'static str = "StructuredDatasetType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.StructuredDatasetType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.StructuredDatasetType".into()
     }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -321,15 +471,45 @@ pub mod blob_type {
         }
     }
 }
+impl ::prost::Name for BlobType {
+    const NAME: &'static str = "BlobType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BlobType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BlobType".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EnumType {
     #[prost(string, repeated, tag = "1")]
     pub values: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+impl ::prost::Name for EnumType {
+    const NAME: &'static str = "EnumType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.EnumType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.EnumType".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UnionType {
     #[prost(message, repeated, tag = "1")]
     pub variants: ::prost::alloc::vec::Vec<LiteralType>,
+}
+impl ::prost::Name for UnionType {
+    const NAME: &'static str = "UnionType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.UnionType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.UnionType".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TypeStructure {
@@ -339,10 +519,30 @@ pub struct TypeStructure {
     pub dataclass_type:
         ::prost::alloc::collections::BTreeMap<::prost::alloc::string::String, LiteralType>,
 }
+impl ::prost::Name for TypeStructure {
+    const NAME: &'static str = "TypeStructure";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TypeStructure".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TypeStructure".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TypeAnnotation {
     #[prost(message, optional, tag = "1")]
     pub annotations: ::core::option::Option<::prost_types::Struct>,
+}
+impl ::prost::Name for TypeAnnotation {
+    const NAME: &'static str = "TypeAnnotation";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TypeAnnotation".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TypeAnnotation".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LiteralType {
@@ -377,6 +577,16 @@ pub mod literal_type {
         UnionType(super::UnionType),
     }
 }
+impl ::prost::Name for LiteralType {
+    const NAME: &'static str = "LiteralType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LiteralType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LiteralType".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OutputReference {
     #[prost(string, tag = "1")]
@@ -385,6 +595,16 @@ pub struct OutputReference {
     pub var: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "3")]
     pub attr_path: ::prost::alloc::vec::Vec<PromiseAttribute>,
+}
+impl ::prost::Name for OutputReference {
+    const NAME: &'static str = "OutputReference";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.OutputReference".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.OutputReference".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PromiseAttribute {
@@ -401,12 +621,32 @@ pub mod promise_attribute {
         IntValue(i32),
     }
 }
+impl ::prost::Name for PromiseAttribute {
+    const NAME: &'static str = "PromiseAttribute";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.PromiseAttribute".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.PromiseAttribute".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Error {
     #[prost(string, tag = "1")]
     pub failed_node_id: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub message: ::prost::alloc::string::String,
+}
+impl ::prost::Name for Error {
+    const NAME: &'static str = "Error";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Error".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Error".into()
+    }
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -469,10 +709,30 @@ pub struct Variable {
     #[prost(message, optional, tag = "4")]
     pub artifact_tag: ::core::option::Option<ArtifactTag>,
 }
+impl ::prost::Name for Variable {
+    const NAME: &'static str = "Variable";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Variable".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Variable".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct VariableMap {
     #[prost(btree_map = "string, message", tag = "1")]
     pub variables: ::prost::alloc::collections::BTreeMap<::prost::alloc::string::String, Variable>,
+}
+impl ::prost::Name for VariableMap {
+    const NAME: &'static str = "VariableMap";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.VariableMap".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.VariableMap".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TypedInterface {
@@ -480,6 +740,16 @@ pub struct TypedInterface {
     pub inputs: ::core::option::Option<VariableMap>,
     #[prost(message, optional, tag = "2")]
     pub outputs: ::core::option::Option<VariableMap>,
+}
+impl ::prost::Name for TypedInterface {
+    const NAME: &'static str = "TypedInterface";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TypedInterface".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TypedInterface".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Primitive {
@@ -504,8 +774,28 @@ pub mod primitive {
         Duration(::prost_types::Duration),
     }
 }
+impl ::prost::Name for Primitive {
+    const NAME: &'static str = "Primitive";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Primitive".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Primitive".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Void {}
+impl ::prost::Name for Void {
+    const NAME: &'static str = "Void";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Void".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Void".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Blob {
     #[prost(message, optional, tag = "1")]
@@ -513,10 +803,30 @@ pub struct Blob {
     #[prost(string, tag = "3")]
     pub uri: ::prost::alloc::string::String,
 }
+impl ::prost::Name for Blob {
+    const NAME: &'static str = "Blob";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Blob".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Blob".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct BlobMetadata {
     #[prost(message, optional, tag = "1")]
     pub r#type: ::core::option::Option<BlobType>,
+}
+impl ::prost::Name for BlobMetadata {
+    const NAME: &'static str = "BlobMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BlobMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BlobMetadata".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Binary {
@@ -525,12 +835,32 @@ pub struct Binary {
     #[prost(string, tag = "2")]
     pub tag: ::prost::alloc::string::String,
 }
+impl ::prost::Name for Binary {
+    const NAME: &'static str = "Binary";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Binary".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Binary".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Schema {
     #[prost(string, tag = "1")]
     pub uri: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "3")]
     pub r#type: ::core::option::Option<SchemaType>,
+}
+impl ::prost::Name for Schema {
+    const NAME: &'static str = "Schema";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Schema".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Schema".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Union {
@@ -539,10 +869,30 @@ pub struct Union {
     #[prost(message, optional, tag = "2")]
     pub r#type: ::core::option::Option<LiteralType>,
 }
+impl ::prost::Name for Union {
+    const NAME: &'static str = "Union";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Union".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Union".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StructuredDatasetMetadata {
     #[prost(message, optional, tag = "1")]
     pub structured_dataset_type: ::core::option::Option<StructuredDatasetType>,
+}
+impl ::prost::Name for StructuredDatasetMetadata {
+    const NAME: &'static str = "StructuredDatasetMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.StructuredDatasetMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.StructuredDatasetMetadata".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StructuredDataset {
@@ -550,6 +900,16 @@ pub struct StructuredDataset {
     pub uri: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub metadata: ::core::option::Option<StructuredDatasetMetadata>,
+}
+impl ::prost::Name for StructuredDataset {
+    const NAME: &'static str = "StructuredDataset";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.StructuredDataset".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.StructuredDataset".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Scalar {
@@ -580,6 +940,16 @@ pub mod scalar {
         Union(::prost::alloc::boxed::Box<super::Union>),
     }
 }
+impl ::prost::Name for Scalar {
+    const NAME: &'static str = "Scalar";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Scalar".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Scalar".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Literal {
     #[prost(string, tag = "4")]
@@ -606,6 +976,16 @@ pub mod literal {
         OffloadedMetadata(super::LiteralOffloadedMetadata),
     }
 }
+impl ::prost::Name for Literal {
+    const NAME: &'static str = "Literal";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Literal".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Literal".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LiteralOffloadedMetadata {
     #[prost(string, tag = "1")]
@@ -615,20 +995,60 @@ pub struct LiteralOffloadedMetadata {
     #[prost(message, optional, tag = "3")]
     pub inferred_type: ::core::option::Option<LiteralType>,
 }
+impl ::prost::Name for LiteralOffloadedMetadata {
+    const NAME: &'static str = "LiteralOffloadedMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LiteralOffloadedMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LiteralOffloadedMetadata".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LiteralCollection {
     #[prost(message, repeated, tag = "1")]
     pub literals: ::prost::alloc::vec::Vec<Literal>,
+}
+impl ::prost::Name for LiteralCollection {
+    const NAME: &'static str = "LiteralCollection";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LiteralCollection".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LiteralCollection".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LiteralMap {
     #[prost(btree_map = "string, message", tag = "1")]
     pub literals: ::prost::alloc::collections::BTreeMap<::prost::alloc::string::String, Literal>,
 }
+impl ::prost::Name for LiteralMap {
+    const NAME: &'static str = "LiteralMap";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LiteralMap".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LiteralMap".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BindingDataCollection {
     #[prost(message, repeated, tag = "1")]
     pub bindings: ::prost::alloc::vec::Vec<BindingData>,
+}
+impl ::prost::Name for BindingDataCollection {
+    const NAME: &'static str = "BindingDataCollection";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BindingDataCollection".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BindingDataCollection".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BindingDataMap {
@@ -636,10 +1056,30 @@ pub struct BindingDataMap {
     pub bindings:
         ::prost::alloc::collections::BTreeMap<::prost::alloc::string::String, BindingData>,
 }
+impl ::prost::Name for BindingDataMap {
+    const NAME: &'static str = "BindingDataMap";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BindingDataMap".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BindingDataMap".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UnionInfo {
     #[prost(message, optional, tag = "1")]
     pub target_type: ::core::option::Option<LiteralType>,
+}
+impl ::prost::Name for UnionInfo {
+    const NAME: &'static str = "UnionInfo";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.UnionInfo".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.UnionInfo".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BindingData {
@@ -664,12 +1104,32 @@ pub mod binding_data {
         OffloadedMetadata(super::LiteralOffloadedMetadata),
     }
 }
+impl ::prost::Name for BindingData {
+    const NAME: &'static str = "BindingData";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BindingData".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BindingData".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Binding {
     #[prost(string, tag = "1")]
     pub var: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub binding: ::core::option::Option<BindingData>,
+}
+impl ::prost::Name for Binding {
+    const NAME: &'static str = "Binding";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Binding".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Binding".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KeyValuePair {
@@ -678,10 +1138,30 @@ pub struct KeyValuePair {
     #[prost(string, tag = "2")]
     pub value: ::prost::alloc::string::String,
 }
+impl ::prost::Name for KeyValuePair {
+    const NAME: &'static str = "KeyValuePair";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.KeyValuePair".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.KeyValuePair".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RetryStrategy {
     #[prost(uint32, tag = "5")]
     pub retries: u32,
+}
+impl ::prost::Name for RetryStrategy {
+    const NAME: &'static str = "RetryStrategy";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.RetryStrategy".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.RetryStrategy".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Secret {
@@ -728,12 +1208,32 @@ pub mod secret {
         }
     }
 }
+impl ::prost::Name for Secret {
+    const NAME: &'static str = "Secret";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Secret".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Secret".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OAuth2Client {
     #[prost(string, tag = "1")]
     pub client_id: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub client_secret: ::core::option::Option<Secret>,
+}
+impl ::prost::Name for OAuth2Client {
+    const NAME: &'static str = "OAuth2Client";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.OAuth2Client".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.OAuth2Client".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Identity {
@@ -745,6 +1245,16 @@ pub struct Identity {
     pub oauth2_client: ::core::option::Option<OAuth2Client>,
     #[prost(string, tag = "4")]
     pub execution_identity: ::prost::alloc::string::String,
+}
+impl ::prost::Name for Identity {
+    const NAME: &'static str = "Identity";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Identity".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Identity".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OAuth2TokenRequest {
@@ -785,6 +1295,16 @@ pub mod o_auth2_token_request {
         }
     }
 }
+impl ::prost::Name for OAuth2TokenRequest {
+    const NAME: &'static str = "OAuth2TokenRequest";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.OAuth2TokenRequest".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.OAuth2TokenRequest".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SecurityContext {
     #[prost(message, optional, tag = "1")]
@@ -793,6 +1313,16 @@ pub struct SecurityContext {
     pub secrets: ::prost::alloc::vec::Vec<Secret>,
     #[prost(message, repeated, tag = "3")]
     pub tokens: ::prost::alloc::vec::Vec<OAuth2TokenRequest>,
+}
+impl ::prost::Name for SecurityContext {
+    const NAME: &'static str = "SecurityContext";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SecurityContext".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SecurityContext".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Resources {
@@ -809,6 +1339,16 @@ pub mod resources {
         pub name: i32,
         #[prost(string, tag = "2")]
         pub value: ::prost::alloc::string::String,
+    }
+    impl ::prost::Name for ResourceEntry {
+        const NAME: &'static str = "ResourceEntry";
+        const PACKAGE: &'static str = "flyteidl.core";
+        fn full_name() -> ::prost::alloc::string::String {
+            "flyteidl.core.Resources.ResourceEntry".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/flyteidl.core.Resources.ResourceEntry".into()
+        }
     }
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
     #[repr(i32)]
@@ -849,6 +1389,16 @@ pub mod resources {
         }
     }
 }
+impl ::prost::Name for Resources {
+    const NAME: &'static str = "Resources";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Resources".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Resources".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GpuAccelerator {
     #[prost(string, tag = "1")]
@@ -866,6 +1416,16 @@ pub mod gpu_accelerator {
         PartitionSize(::prost::alloc::string::String),
     }
 }
+impl ::prost::Name for GpuAccelerator {
+    const NAME: &'static str = "GPUAccelerator";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.GPUAccelerator".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.GPUAccelerator".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SharedMemory {
     #[prost(string, tag = "1")]
@@ -875,12 +1435,32 @@ pub struct SharedMemory {
     #[prost(string, tag = "3")]
     pub size_limit: ::prost::alloc::string::String,
 }
+impl ::prost::Name for SharedMemory {
+    const NAME: &'static str = "SharedMemory";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SharedMemory".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SharedMemory".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExtendedResources {
     #[prost(message, optional, tag = "1")]
     pub gpu_accelerator: ::core::option::Option<GpuAccelerator>,
     #[prost(message, optional, tag = "2")]
     pub shared_memory: ::core::option::Option<SharedMemory>,
+}
+impl ::prost::Name for ExtendedResources {
+    const NAME: &'static str = "ExtendedResources";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ExtendedResources".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ExtendedResources".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RuntimeMetadata {
@@ -918,6 +1498,16 @@ pub mod runtime_metadata {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for RuntimeMetadata {
+    const NAME: &'static str = "RuntimeMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.RuntimeMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.RuntimeMetadata".into()
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -962,6 +1552,16 @@ pub mod task_metadata {
         Interruptible(bool),
     }
 }
+impl ::prost::Name for TaskMetadata {
+    const NAME: &'static str = "TaskMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskMetadata".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TaskTemplate {
     #[prost(message, optional, tag = "1")]
@@ -1000,12 +1600,32 @@ pub mod task_template {
         Sql(super::Sql),
     }
 }
+impl ::prost::Name for TaskTemplate {
+    const NAME: &'static str = "TaskTemplate";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskTemplate".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskTemplate".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ContainerPort {
     #[prost(uint32, tag = "1")]
     pub container_port: u32,
     #[prost(string, tag = "2")]
     pub name: ::prost::alloc::string::String,
+}
+impl ::prost::Name for ContainerPort {
+    const NAME: &'static str = "ContainerPort";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ContainerPort".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ContainerPort".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Container {
@@ -1064,6 +1684,16 @@ pub mod container {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for Container {
+    const NAME: &'static str = "Container";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Container".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Container".into()
     }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1134,6 +1764,16 @@ pub mod io_strategy {
         }
     }
 }
+impl ::prost::Name for IoStrategy {
+    const NAME: &'static str = "IOStrategy";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.IOStrategy".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.IOStrategy".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DataLoadingConfig {
     #[prost(bool, tag = "1")]
@@ -1179,6 +1819,16 @@ pub mod data_loading_config {
         }
     }
 }
+impl ::prost::Name for DataLoadingConfig {
+    const NAME: &'static str = "DataLoadingConfig";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.DataLoadingConfig".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.DataLoadingConfig".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct K8sPod {
     #[prost(message, optional, tag = "1")]
@@ -1189,6 +1839,16 @@ pub struct K8sPod {
     pub data_config: ::core::option::Option<DataLoadingConfig>,
     #[prost(string, tag = "4")]
     pub primary_container_name: ::prost::alloc::string::String,
+}
+impl ::prost::Name for K8sPod {
+    const NAME: &'static str = "K8sPod";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.K8sPod".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.K8sPod".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct K8sObjectMetadata {
@@ -1202,6 +1862,16 @@ pub struct K8sObjectMetadata {
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
+}
+impl ::prost::Name for K8sObjectMetadata {
+    const NAME: &'static str = "K8sObjectMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.K8sObjectMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.K8sObjectMetadata".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Sql {
@@ -1243,6 +1913,16 @@ pub mod sql {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for Sql {
+    const NAME: &'static str = "Sql";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Sql".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Sql".into()
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -1295,6 +1975,16 @@ pub mod comparison_expression {
         }
     }
 }
+impl ::prost::Name for ComparisonExpression {
+    const NAME: &'static str = "ComparisonExpression";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ComparisonExpression".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ComparisonExpression".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Operand {
     #[prost(oneof = "operand::Val", tags = "1, 2, 3")]
@@ -1312,6 +2002,16 @@ pub mod operand {
         Scalar(super::Scalar),
     }
 }
+impl ::prost::Name for Operand {
+    const NAME: &'static str = "Operand";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Operand".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Operand".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BooleanExpression {
     #[prost(oneof = "boolean_expression::Expr", tags = "1, 2")]
@@ -1325,6 +2025,16 @@ pub mod boolean_expression {
         Conjunction(::prost::alloc::boxed::Box<super::ConjunctionExpression>),
         #[prost(message, tag = "2")]
         Comparison(super::ComparisonExpression),
+    }
+}
+impl ::prost::Name for BooleanExpression {
+    const NAME: &'static str = "BooleanExpression";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BooleanExpression".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BooleanExpression".into()
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -1363,6 +2073,16 @@ pub mod conjunction_expression {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for ConjunctionExpression {
+    const NAME: &'static str = "ConjunctionExpression";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ConjunctionExpression".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ConjunctionExpression".into()
     }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1412,6 +2132,16 @@ pub mod execution_error {
         }
     }
 }
+impl ::prost::Name for ExecutionError {
+    const NAME: &'static str = "ExecutionError";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ExecutionError".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ExecutionError".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ContainerError {
     #[prost(string, tag = "1")]
@@ -1456,10 +2186,30 @@ pub mod container_error {
         }
     }
 }
+impl ::prost::Name for ContainerError {
+    const NAME: &'static str = "ContainerError";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ContainerError".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ContainerError".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ErrorDocument {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<ContainerError>,
+}
+impl ::prost::Name for ErrorDocument {
+    const NAME: &'static str = "ErrorDocument";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ErrorDocument".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ErrorDocument".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IfBlock {
@@ -1467,6 +2217,16 @@ pub struct IfBlock {
     pub condition: ::core::option::Option<BooleanExpression>,
     #[prost(message, optional, boxed, tag = "2")]
     pub then_node: ::core::option::Option<::prost::alloc::boxed::Box<Node>>,
+}
+impl ::prost::Name for IfBlock {
+    const NAME: &'static str = "IfBlock";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.IfBlock".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.IfBlock".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IfElseBlock {
@@ -1487,10 +2247,30 @@ pub mod if_else_block {
         Error(super::Error),
     }
 }
+impl ::prost::Name for IfElseBlock {
+    const NAME: &'static str = "IfElseBlock";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.IfElseBlock".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.IfElseBlock".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BranchNode {
     #[prost(message, optional, boxed, tag = "1")]
     pub if_else: ::core::option::Option<::prost::alloc::boxed::Box<IfElseBlock>>,
+}
+impl ::prost::Name for BranchNode {
+    const NAME: &'static str = "BranchNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BranchNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BranchNode".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TaskNode {
@@ -1505,6 +2285,16 @@ pub mod task_node {
     pub enum Reference {
         #[prost(message, tag = "1")]
         ReferenceId(super::Identifier),
+    }
+}
+impl ::prost::Name for TaskNode {
+    const NAME: &'static str = "TaskNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskNode".into()
     }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1522,10 +2312,30 @@ pub mod workflow_node {
         SubWorkflowRef(super::Identifier),
     }
 }
+impl ::prost::Name for WorkflowNode {
+    const NAME: &'static str = "WorkflowNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.WorkflowNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.WorkflowNode".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ApproveCondition {
     #[prost(string, tag = "1")]
     pub signal_id: ::prost::alloc::string::String,
+}
+impl ::prost::Name for ApproveCondition {
+    const NAME: &'static str = "ApproveCondition";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ApproveCondition".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ApproveCondition".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SignalCondition {
@@ -1536,10 +2346,30 @@ pub struct SignalCondition {
     #[prost(string, tag = "3")]
     pub output_variable_name: ::prost::alloc::string::String,
 }
+impl ::prost::Name for SignalCondition {
+    const NAME: &'static str = "SignalCondition";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SignalCondition".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SignalCondition".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SleepCondition {
     #[prost(message, optional, tag = "1")]
     pub duration: ::core::option::Option<::prost_types::Duration>,
+}
+impl ::prost::Name for SleepCondition {
+    const NAME: &'static str = "SleepCondition";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SleepCondition".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SleepCondition".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GateNode {
@@ -1556,6 +2386,16 @@ pub mod gate_node {
         Signal(super::SignalCondition),
         #[prost(message, tag = "3")]
         Sleep(super::SleepCondition),
+    }
+}
+impl ::prost::Name for GateNode {
+    const NAME: &'static str = "GateNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.GateNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.GateNode".into()
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -1644,6 +2484,16 @@ pub mod array_node {
         MinSuccessRatio(f32),
     }
 }
+impl ::prost::Name for ArrayNode {
+    const NAME: &'static str = "ArrayNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArrayNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArrayNode".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct NodeMetadata {
     #[prost(string, tag = "1")]
@@ -1689,12 +2539,32 @@ pub mod node_metadata {
         CacheSerializable(bool),
     }
 }
+impl ::prost::Name for NodeMetadata {
+    const NAME: &'static str = "NodeMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.NodeMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.NodeMetadata".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Alias {
     #[prost(string, tag = "1")]
     pub var: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub alias: ::prost::alloc::string::String,
+}
+impl ::prost::Name for Alias {
+    const NAME: &'static str = "Alias";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Alias".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Alias".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Node {
@@ -1727,6 +2597,16 @@ pub mod node {
         ArrayNode(::prost::alloc::boxed::Box<super::ArrayNode>),
     }
 }
+impl ::prost::Name for Node {
+    const NAME: &'static str = "Node";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Node".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Node".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TaskNodeOverrides {
     #[prost(message, optional, tag = "1")]
@@ -1737,4 +2617,14 @@ pub struct TaskNodeOverrides {
     pub container_image: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "4")]
     pub pod_template: ::core::option::Option<K8sPod>,
+}
+impl ::prost::Name for TaskNodeOverrides {
+    const NAME: &'static str = "TaskNodeOverrides";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskNodeOverrides".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskNodeOverrides".into()
+    }
 }
