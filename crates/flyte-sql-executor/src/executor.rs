@@ -72,7 +72,6 @@ pub struct RunReport {
 
 /// The result of a run.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub enum RunOutput {
     /// A query's result, written to Parquet.
     Table(TableResult),

@@ -68,6 +68,7 @@
 mod builder;
 mod connection;
 mod datum;
+mod display;
 mod error;
 mod executor;
 #[cfg(feature = "mysql")]
@@ -82,6 +83,7 @@ mod sqlite;
 mod stream;
 mod types;
 
+pub use display::batch_to_text;
 pub use error::{DatabaseFailure, Error, ErrorKind, Result};
 pub use executor::{Executor, PoolOptions, RunOptions, RunOutput, RunReport, TableResult};
 pub use output::{FIRST_PART, OutputLocation, ParquetCompression, ParquetOptions};

@@ -60,3 +60,6 @@ pub use flyte_sql_config as config;
 pub use flyte_sql_model as model;
 #[doc(inline)]
 pub use flyte_sql_template as template;
+#[cfg(feature = "executor")]
+#[doc(inline)]
+pub use flyte_sql_executor as executor;

@@ -9,6 +9,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod render;
+mod run;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Render(render::RenderArgs),
+    Run(run::RunArgs),
 }
 
 /// An error the user can fix by changing the command line or its inputs (exit code 2).
@@ -53,6 +55,9 @@ fn is_user_fault(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<flyte_sql_config::Error>()
                 .is_some_and(|error| error.kind() == ErrorKind::User)
+            || cause
+                .downcast_ref::<flyte_sql_executor::Error>()
+                .is_some_and(|error| error.kind() == ErrorKind::User)
     })
 }
 
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Render(args) => render::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

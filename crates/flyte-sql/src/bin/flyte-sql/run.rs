@@ -1,0 +1,236 @@
+//! `flyte-sql run`: runs a task file (or a one-off query) locally, writes its result as Parquet in
+//! the reference's layout, and prints a preview and a summary.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use flyte_sql_config::ConnectionConfig;
+use flyte_sql_executor::{
+    Executor, PoolOptions, Progress, RunOptions, RunOutput, RunReport, batch_to_text,
+    resolve_connect_options,
+};
+use flyte_sql_model::{InputValues, Output, SqlTask, TableKind, TableOutput, Value};
+use flyte_sql_template::Statement;
+
+use crate::UsageError;
+
+/// Run a task file, or a one-off query, against its database and write the result as Parquet.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  flyte-sql run examples/tracks.toml --input limit=3
+  flyte-sql run --uri sqlite:///examples/chinook.db --query 'select * from tracks' --out out")]
+pub(crate) struct RunArgs {
+    /// The task file (TOML).
+    #[arg(required_unless_present = "query", conflicts_with_all = ["uri", "query"])]
+    task: Option<PathBuf>,
+    /// An input value as NAME=VALUE, VALUE in proto3 JSON text form (5, 2.5, true,
+    /// 2024-01-02T03:04:05Z, 93784.5s, or any string). Repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    inputs: Vec<String>,
+    /// The database URI of a one-off query (SQLAlchemy form, such as sqlite:///data.db).
+    #[arg(long, requires = "query")]
+    uri: Option<String>,
+    /// A one-off query, run as written (no placeholders).
+    #[arg(long, requires = "uri")]
+    query: Option<String>,
+    /// Where the output directory (<32 hex digits>/00000) is created.
+    #[arg(long, value_name = "DIR", default_value = "flyte-sql-output")]
+    out: PathBuf,
+    /// How many rows to preview on stdout (0 for none).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    preview: usize,
+}
+
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let (connection, statement_source) = match (&args.task, &args.uri, &args.query) {
+        (Some(path), _, _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading task file {}", path.display()))?;
+            let task = SqlTask::from_toml(&text)
+                .with_context(|| format!("task file {}", path.display()))?;
+            let inputs = task_inputs(&task, &args.inputs)?;
+            (task.connection().clone(), Source::Task(Box::new(task), inputs))
+        }
+        (None, Some(uri), Some(query)) => {
+            if !args.inputs.is_empty() {
+                return Err(UsageError("--input needs a task file; a --query runs as written".to_owned()).into());
+            }
+            (ConnectionConfig::new(uri)?, Source::Query(query.clone()))
+        }
+        _ => return Err(UsageError("give a task file, or --uri and --query".to_owned()).into()),
+    };
+    let options = resolve_connect_options(&connection)?;
+    let executor = Executor::connect(connection.uri(), options, &PoolOptions::single())?;
+    let mut run_options = RunOptions::new(args.out.clone());
+    run_options.preview_rows = args.preview;
+    let mut progress = TerminalProgress::new();
+    let report = match &statement_source {
+        Source::Task(task, inputs) => executor.run(task, inputs, &run_options, &mut progress)?,
+        Source::Query(query) => {
+            let statement = Statement {
+                sql: query.clone(),
+                binds: Vec::new(),
+            };
+            let output = Output::Table(TableOutput {
+                kind: TableKind::StructuredDataset,
+                columns: None,
+            });
+            executor.run_statement(&statement, &output, &run_options, &mut progress)?
+        }
+    };
+    progress.clear();
+    print_report(&report);
+    Ok(())
+}
+
+enum Source {
+    Task(Box<SqlTask>, InputValues),
+    Query(String),
+}
+
+/// The task's input values from `NAME=VALUE` arguments, defaults and typed nulls.
+fn task_inputs(task: &SqlTask, arguments: &[String]) -> anyhow::Result<InputValues> {
+    let mut values = InputValues::new();
+    for argument in arguments {
+        let (name, text) = argument
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("--input `{argument}` is not NAME=VALUE")))?;
+        let input = task.input(name).ok_or_else(|| {
+            let names: Vec<&str> = task.inputs().iter().map(|input| input.name.as_str()).collect();
+            UsageError(format!("the task has no input `{name}` (its inputs: {names:?})"))
+        })?;
+        let value = Value::parse_text(input.ty, text)
+            .with_context(|| format!("--input {name}"))?;
+        values.insert(name.to_owned(), value);
+    }
+    for input in task.inputs() {
+        if values.contains_key(&input.name) {
+            continue;
+        }
+        let value = match (&input.default, input.optional) {
+            (Some(default), _) => default.clone(),
+            (None, true) => Value::Null(input.ty),
+            (None, false) => {
+                return Err(UsageError(format!(
+                    "input `{}` ({}) has no value: pass --input {}=VALUE",
+                    input.name, input.ty, input.name
+                ))
+                .into());
+            }
+        };
+        values.insert(input.name.clone(), value);
+    }
+    Ok(values)
+}
+
+fn print_report(report: &RunReport) {
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let seconds = report.elapsed.as_secs_f64();
+    match &report.output {
+        RunOutput::Table(table) => {
+            if let Some(preview) = &table.preview {
+                let header: Vec<String> = table
+                    .columns
+                    .iter()
+                    .map(|column| format!("{} ({})", column.name, column.ty))
+                    .collect();
+                print_table(&header, &batch_to_text(preview));
+                if table.rows > preview.num_rows() as u64 {
+                    println!("... {} more rows", table.rows - preview.num_rows() as u64);
+                }
+            }
+            println!(
+                "{} rows, {} bytes of Parquet in {:.3} s -> {}",
+                table.rows,
+                table.location.bytes,
+                seconds,
+                table.location.directory.display()
+            );
+        }
+        RunOutput::Statement { rows_affected } => {
+            println!("{rows_affected} rows affected in {seconds:.3} s (committed)");
+        }
+    }
+}
+
+/// Prints rows as an aligned text table, cells cut at 40 characters.
+fn print_table(header: &[String], rows: &[Vec<String>]) {
+    let cut = |text: &str| -> String {
+        let mut cell: String = text.chars().take(40).collect();
+        if cell.len() < text.len() {
+            cell.push('…');
+        }
+        cell.replace('\n', " ")
+    };
+    let rows: Vec<Vec<String>> = rows.iter().map(|row| row.iter().map(|cell| cut(cell)).collect()).collect();
+    let widths: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            rows.iter()
+                .filter_map(|row| row.get(index))
+                .map(|cell| cell.chars().count())
+                .chain([name.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    println!("{}", line(header));
+    println!(
+        "{}",
+        widths.iter().map(|width| "-".repeat(*width)).collect::<Vec<_>>().join("-+-")
+    );
+    for row in &rows {
+        println!("{}", line(row));
+    }
+}
+
+/// A one-line progress indicator on stderr, shown only when stderr is a terminal.
+struct TerminalProgress {
+    enabled: bool,
+    started: Instant,
+    shown: bool,
+}
+
+impl TerminalProgress {
+    fn new() -> TerminalProgress {
+        TerminalProgress {
+            enabled: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            shown: false,
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn rows(&mut self, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        let rate = if seconds > 0.0 { total as f64 / seconds } else { 0.0 };
+        eprint!("\r\x1b[2K{total} rows ({rate:.0} rows/s)");
+        let _ = std::io::stderr().flush();
+        self.shown = true;
+    }
+}
