@@ -56,10 +56,13 @@
 
 #[doc(inline)]
 pub use flyte_sql_config as config;
+#[cfg(feature = "executor")]
+#[doc(inline)]
+pub use flyte_sql_executor as executor;
+#[cfg(feature = "idl")]
+#[doc(inline)]
+pub use flyte_sql_idl as idl;
 #[doc(inline)]
 pub use flyte_sql_model as model;
 #[doc(inline)]
 pub use flyte_sql_template as template;
-#[cfg(feature = "executor")]
-#[doc(inline)]
-pub use flyte_sql_executor as executor;

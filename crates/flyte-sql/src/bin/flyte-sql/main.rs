@@ -8,8 +8,10 @@
 // A command-line tool reports on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod package;
 mod render;
 mod run;
+mod serialize;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,8 @@ struct Cli {
 enum Command {
     Render(render::RenderArgs),
     Run(run::RunArgs),
+    Serialize(serialize::SerializeArgs),
+    Package(package::PackageArgs),
 }
 
 /// An error the user can fix by changing the command line or its inputs (exit code 2).
@@ -58,6 +62,9 @@ fn is_user_fault(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<flyte_sql_executor::Error>()
                 .is_some_and(|error| error.kind() == ErrorKind::User)
+            || cause
+                .downcast_ref::<flyte_sql_idl::Error>()
+                .is_some_and(|error| error.kind() == ErrorKind::User)
     })
 }
 
@@ -77,6 +84,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Serialize(args) => serialize::run(&args),
+        Command::Package(args) => package::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
