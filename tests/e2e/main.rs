@@ -4,3 +4,6 @@
 
 // `render`: dry runs of query templates.
 mod render;
+
+// `run`: tasks and one-off queries on every backend, the type mapping, declared columns.
+mod run;

@@ -104,3 +104,204 @@ pub fn stderr_of_failure(output: &Output, code: i32) -> String {
     );
     String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
 }
+
+/// A database the end-to-end tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's directory: always available.
+    Sqlite,
+    /// The server in `FLYTE_SQL_TEST_POSTGRES` (e.g. `postgres://postgres@127.0.0.1:5432/test`).
+    Postgres,
+    /// The server in `FLYTE_SQL_TEST_MYSQL` (e.g. `mysql://root@127.0.0.1:3306/test`).
+    Mysql,
+}
+
+impl Backend {
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
+    }
+
+    /// The variable holding the server URL, `None` for SQLite.
+    pub fn url_variable(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some("FLYTE_SQL_TEST_POSTGRES"),
+            Backend::Mysql => Some("FLYTE_SQL_TEST_MYSQL"),
+        }
+    }
+}
+
+/// Set to `1` (as `.ci/run` does) to make a missing server URL a failure instead of a skip.
+pub const REQUIRE_ALL_VARIABLE: &str = "FLYTE_SQL_TEST_REQUIRE_ALL";
+
+/// A database for one test: its URL, a directory to run `flyte-sql` in, and tables with names
+/// unique to the test (so tests run in parallel against one server), dropped when it ends.
+#[derive(Debug)]
+pub struct TestDb {
+    /// The backend.
+    pub backend: Backend,
+    /// The URL to hand to `flyte-sql`.
+    pub url: String,
+    /// The test's directory (the working directory of every run).
+    pub dir: TestDir,
+    suffix: String,
+    tables: std::cell::RefCell<Vec<String>>,
+}
+
+impl TestDb {
+    /// The database of `backend` for the test `name`, or `None` (with a message on stderr) when
+    /// the backend's server is not configured and `FLYTE_SQL_TEST_REQUIRE_ALL` is not `1`.
+    pub fn new(backend: Backend, name: &str) -> Option<TestDb> {
+        let dir = TestDir::new(&format!("{name}-{}", backend.name()));
+        let url = match backend.url_variable() {
+            None => format!("sqlite:///{}", dir.join("test.db").display()),
+            Some(variable) => match std::env::var(variable) {
+                Ok(url) if !url.is_empty() => url,
+                _ => {
+                    assert!(
+                        std::env::var(REQUIRE_ALL_VARIABLE).as_deref() != Ok("1"),
+                        "{variable} is not set but {REQUIRE_ALL_VARIABLE}=1 requires every backend"
+                    );
+                    eprintln!("skipping {name} on {}: set {variable} to run it", backend.name());
+                    return None;
+                }
+            },
+        };
+        if backend == Backend::Sqlite {
+            std::fs::File::create(dir.join("test.db")).expect("creating the SQLite database");
+        }
+        let suffix = format!("{}_{}", std::process::id(), unique_number());
+        Some(TestDb {
+            backend,
+            url,
+            dir,
+            suffix,
+            tables: std::cell::RefCell::new(Vec::new()),
+        })
+    }
+
+    /// A table name unique to this test run, dropped when the test ends.
+    pub fn table(&self, base: &str) -> String {
+        let name = format!("{base}_{}", self.suffix);
+        self.tables.borrow_mut().push(name.clone());
+        name
+    }
+
+    /// Runs one statement without output through `flyte-sql run`; panics when it fails.
+    pub fn execute(&self, sql: &str) {
+        let output = self.try_execute(sql);
+        stdout_of_success(&output);
+    }
+
+    /// Runs one statement without output through `flyte-sql run` and returns what happened.
+    pub fn try_execute(&self, sql: &str) -> Output {
+        let task = self.task_file("statement", sql, "kind = \"none\"", "");
+        run(&self.dir, [std::ffi::OsStr::new("run"), task.as_os_str()])
+    }
+
+    /// Writes a task file with the given query, `[output]` body and extra TOML (inputs, extra
+    /// output columns) and returns its path.
+    pub fn task_file(&self, name: &str, query: &str, output: &str, extra: &str) -> PathBuf {
+        let text = format!(
+            "name = \"tests.{name}\"\nquery = {}\n\n[connection]\nuri = {}\n\n{extra}\n[output]\n{output}\n",
+            toml_string(query),
+            toml_string(&self.url),
+        );
+        self.dir.write(&format!("{name}_{}.toml", unique_number()), &text)
+    }
+
+    /// Runs `flyte-sql` in the test's directory.
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        run(&self.dir, args)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.backend == Backend::Sqlite {
+            return;
+        }
+        for table in self.tables.borrow().iter() {
+            // Best effort: a failed drop leaves a uniquely named table behind.
+            let _ = self.try_execute(&format!("DROP TABLE IF EXISTS {table}"));
+        }
+    }
+}
+
+/// A TOML basic string holding `text`.
+pub fn toml_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+fn unique_number() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Defines one test per backend (`NAME::sqlite`, `NAME::postgres`, `NAME::mysql`) running the
+/// body with that backend's [`TestDb`]; server backends without a configured URL are skipped
+/// with a message, unless `FLYTE_SQL_TEST_REQUIRE_ALL=1`.
+///
+/// ```text
+/// backend_test!(counts_rows, |db: &TestDb| {
+///     let table = db.table("t");
+///     db.execute(&format!("create table {table} (x int)"));
+/// });
+/// ```
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body(db: &$crate::TestDb) {
+                let body: fn(&$crate::TestDb) = $body;
+                body(db);
+            }
+
+            #[test]
+            fn sqlite() {
+                if let Some(db) = $crate::TestDb::new($crate::Backend::Sqlite, stringify!($name)) {
+                    body(&db);
+                }
+            }
+
+            #[test]
+            fn postgres() {
+                if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres, stringify!($name)) {
+                    body(&db);
+                }
+            }
+
+            #[test]
+            fn mysql() {
+                if let Some(db) = $crate::TestDb::new($crate::Backend::Mysql, stringify!($name)) {
+                    body(&db);
+                }
+            }
+        }
+    };
+}

@@ -279,8 +279,36 @@ fn decode<'v>(value: &MysqlValue<'v>) -> Result<Datum<'v>, String> {
     Ok(datum)
 }
 
+/// The statement with each bind given its type by a CAST, except in `LIMIT`/`OFFSET`.
+///
+/// MariaDB reports the type of a bare `?` in a select list as NULL until the statement runs, and
+/// diesel (2.3) panics on that type while preparing; a CAST gives the column its type up front
+/// without changing the value.
+fn typed_placeholders(sql: &str, statement: &Statement) -> String {
+    crate::sql_text::replace_placeholders_in_context(sql, false, |n, before| {
+        let Some(bind) = statement.binds.get(n) else {
+            return "?".to_owned();
+        };
+        if crate::sql_text::is_limit_position(before) {
+            return "?".to_owned();
+        }
+        match bind.value.primitive_type() {
+            PrimitiveType::Integer | PrimitiveType::Boolean => "CAST(? AS SIGNED)",
+            PrimitiveType::Float | PrimitiveType::Duration => "CAST(? AS DOUBLE)",
+            PrimitiveType::String => "CAST(? AS CHAR)",
+            PrimitiveType::Datetime => "CAST(? AS DATETIME(6))",
+        }
+        .to_owned()
+    })
+}
+
 fn boxed_query(statement_sql: &str, statement: &Statement) -> BoxedSqlQuery<'static, Mysql, SqlQuery> {
-    let mut query = diesel::sql_query(statement_sql.to_owned()).into_boxed::<Mysql>();
+    let sql = if statement.binds.is_empty() {
+        statement_sql.to_owned()
+    } else {
+        typed_placeholders(statement_sql, statement)
+    };
+    let mut query = diesel::sql_query(sql).into_boxed::<Mysql>();
     for bind in &statement.binds {
         query = match bind.value.clone() {
             Value::Integer(value) => query.bind::<BigInt, _>(value),

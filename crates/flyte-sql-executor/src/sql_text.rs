@@ -9,6 +9,15 @@ pub(crate) fn replace_placeholders(
     dollar_numbered: bool,
     replacement: impl Fn(usize) -> String,
 ) -> String {
+    replace_placeholders_in_context(sql, dollar_numbered, |n, _| replacement(n))
+}
+
+/// As [`replace_placeholders`], with the statement text before the placeholder passed along.
+pub(crate) fn replace_placeholders_in_context(
+    sql: &str,
+    dollar_numbered: bool,
+    replacement: impl Fn(usize, &str) -> String,
+) -> String {
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 32);
     let mut index = 0;
@@ -48,7 +57,7 @@ pub(crate) fn replace_placeholders(
             }
             b'?' if !dollar_numbered => {
                 out.push_str(&sql[copied_to..index]);
-                out.push_str(&replacement(next_question));
+                out.push_str(&replacement(next_question, &sql[..index]));
                 next_question += 1;
                 index += 1;
                 copied_to = index;
@@ -63,7 +72,7 @@ pub(crate) fn replace_placeholders(
                 if digits > 0 && !follows_word {
                     let number: usize = sql[index + 1..index + 1 + digits].parse().unwrap_or(0);
                     out.push_str(&sql[copied_to..index]);
-                    out.push_str(&replacement(number.saturating_sub(1)));
+                    out.push_str(&replacement(number.saturating_sub(1), &sql[..index]));
                     index += 1 + digits;
                     copied_to = index;
                 } else if let Some(end) = dollar_quote_end(sql, index) {
@@ -92,6 +101,21 @@ fn dollar_quote_end(sql: &str, start: usize) -> Option<usize> {
     let body_start = start + delimiter.len();
     let body_end = sql[body_start..].find(&delimiter)?;
     Some(body_start + body_end + delimiter.len())
+}
+
+/// Whether a placeholder preceded by `before` is a `LIMIT` or `OFFSET` count, where MySQL
+/// accepts only a bare placeholder or a literal.
+pub(crate) fn is_limit_position(before: &str) -> bool {
+    let trimmed = before.trim_end().to_ascii_lowercase();
+    if trimmed.ends_with("limit") || trimmed.ends_with("offset") {
+        return true;
+    }
+    // `LIMIT ?, ?`: the second count follows a comma after the first.
+    trimmed
+        .strip_suffix(',')
+        .map(|rest| rest.trim_end())
+        .and_then(|rest| rest.strip_suffix('?'))
+        .is_some_and(|rest| rest.trim_end().ends_with("limit"))
 }
 
 /// The statement without trailing whitespace and semicolons, so that it can be wrapped.
@@ -131,5 +155,9 @@ mod tests {
         );
         assert_eq!(replaced, "select <0>, '$2', $$ $1 $$, x$1, <1>");
         assert_eq!(trim_statement("select 1 ;\n"), "select 1");
+        assert!(is_limit_position("select x from t LIMIT "));
+        assert!(is_limit_position("select x from t limit ?, "));
+        assert!(is_limit_position("select x from t limit 5 offset"));
+        assert!(!is_limit_position("select x from t where a = "));
     }
 }
