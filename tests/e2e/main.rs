@@ -7,3 +7,6 @@ mod render;
 
 // `run`: tasks and one-off queries on every backend, the type mapping, declared columns.
 mod run;
+
+// The reference's recorded runs replayed through `flyte-sql run` on every backend.
+mod conformance_runs;
