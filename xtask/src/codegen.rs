@@ -122,7 +122,8 @@ fn generate(root: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
             .and_then(|name| name.to_str())
             .context("prost-build wrote a file with a non-UTF-8 name")?
             .to_owned();
-        let raw = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let raw =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         files.push((name, add_preamble(&rustfmt(root, &raw)?).into_bytes()));
     }
     let descriptor_set = file_descriptor_set(root, false)?;
@@ -139,7 +140,10 @@ fn collect_protos(base: &Path, dir: &Path, protos: &mut Vec<PathBuf>) -> anyhow:
         let path = entry?.path();
         if path.is_dir() {
             collect_protos(base, &path, protos)?;
-        } else if path.extension().is_some_and(|extension| extension == "proto") {
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "proto")
+        {
             protos.push(path.strip_prefix(base)?.to_path_buf());
         }
     }
@@ -147,7 +151,9 @@ fn collect_protos(base: &Path, dir: &Path, protos: &mut Vec<PathBuf>) -> anyhow:
 }
 
 fn add_preamble(text: &str) -> String {
-    format!("{PREAMBLE}\n// Source: {PROTO_DIR}/ (flyteidl subset); rerun the command after editing it.\n\n{text}")
+    format!(
+        "{PREAMBLE}\n// Source: {PROTO_DIR}/ (flyteidl subset); rerun the command after editing it.\n\n{text}"
+    )
 }
 
 /// Formats Rust source with the toolchain's rustfmt, from the workspace root so that a

@@ -3,11 +3,13 @@
 //! Subcommands:
 //! - `tidy`: repository hygiene checks (also run as a `#[test]`).
 //! - `codegen [--check]`: regenerate (or verify) the committed prost code of flyte-sql-idl.
+//! - `conformance`: the Python oracle (real flyteidl in a virtualenv) checks everything we emit.
 
 // xtask is a command-line tool: it reports on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
+mod conformance;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ fn main() -> anyhow::Result<()> {
             Some("--check") => codegen::run(&project_root(), codegen::Mode::Check),
             Some(other) => anyhow::bail!("unknown codegen option `{other}` (expected --check)"),
         },
+        "conformance" => conformance::run(&project_root()),
         "--help" | "-h" | "help" => {
             print_help();
             Ok(())
@@ -38,7 +41,7 @@ fn main() -> anyhow::Result<()> {
 
 fn print_help() {
     println!(
-        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)"
+        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)\n  conformance  decode everything flyte-sql emits with Python's flyteidl and compare with the goldens"
     );
 }
 
