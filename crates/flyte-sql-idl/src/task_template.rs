@@ -815,7 +815,234 @@ fn resource_spec(field: &str, entries: &[resources::ResourceEntry]) -> Result<Re
 
 #[cfg(test)]
 mod tests {
+    use flyte_sql_model::PrimitiveType;
+    use prost::Message;
+
     use super::*;
+    use crate::settings::{Image, ImageConfig};
+
+    fn settings() -> SerializationSettings {
+        SerializationSettings {
+            project: "p".to_owned(),
+            domain: "d".to_owned(),
+            version: "v".to_owned(),
+            env: vec![("FROM_SETTINGS".to_owned(), "1".to_owned())],
+            image_config: ImageConfig {
+                default_image: Some(Image::parse("default", "ghcr.io/example/sql:2").unwrap()),
+                images: Vec::new(),
+                internal_image: None,
+            },
+        }
+    }
+
+    fn native_task(interpolation: Interpolation) -> SqlTask {
+        SqlTask::builder(
+            "t.native",
+            "select *\n  from t  where id = {{ .inputs.id }}",
+            ConnectionConfig::new("sqlite:///x.db").unwrap(),
+        )
+        .interpolation(interpolation)
+        .input(InputVariable {
+            name: "id".to_owned(),
+            ty: PrimitiveType::Integer,
+            optional: false,
+            default: None,
+        })
+        .build()
+        .unwrap()
+    }
+
+    fn container_of(template: &TaskTemplate) -> &Container {
+        match &template.target {
+            Some(task_template::Target::Container(container)) => container,
+            other => panic!("not a container target: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn native_templates_run_our_executor_and_keep_the_query() {
+        let template = task_template(&native_task(Interpolation::Safe), &settings()).unwrap();
+        let container = container_of(&template);
+        assert_eq!(container.args, NATIVE_RUNTIME_ARGS);
+        assert_eq!(container.image, crate::images::default_native_image());
+        assert_eq!(
+            template
+                .config
+                .get(INTERPOLATION_CONFIG_KEY)
+                .map(String::as_str),
+            Some("safe")
+        );
+        let query = &template.custom.as_ref().unwrap().fields["query_template"];
+        assert_eq!(
+            query.kind,
+            Some(Kind::StringValue(
+                "select *\n  from t  where id = {{ .inputs.id }}".to_owned()
+            ))
+        );
+        assert!(template.security_context.is_none());
+        let compat = task_template(&native_task(Interpolation::Compat), &settings()).unwrap();
+        assert!(compat.config.is_empty());
+    }
+
+    #[test]
+    fn native_templates_decode_back_into_the_same_task() {
+        for interpolation in [Interpolation::Safe, Interpolation::Compat] {
+            let task = native_task(interpolation);
+            let bytes = task_template(&task, &settings()).unwrap().encode_to_vec();
+            let decoded = task_from_template(&TaskTemplate::decode(bytes.as_slice()).unwrap());
+            let decoded = decoded.unwrap();
+            assert_eq!(decoded.runtime(), Runtime::Native);
+            assert_eq!(decoded.interpolation(), interpolation);
+            assert_eq!(decoded.query(), task.query());
+            assert_eq!(decoded.inputs(), task.inputs());
+            assert_eq!(
+                decoded.environment(),
+                [("FROM_SETTINGS".to_owned(), "1".to_owned())]
+            );
+        }
+    }
+
+    #[test]
+    fn image_placeholders_are_filled_from_the_settings() {
+        let task = SqlTask::builder(
+            "t.image",
+            "select 1",
+            ConnectionConfig::new("sqlite://").unwrap(),
+        )
+        .image("{{.image.default.fqn}}:{{.image.default.version}}")
+        .build()
+        .unwrap();
+        let template = task_template(&task, &settings()).unwrap();
+        assert_eq!(container_of(&template).image, "ghcr.io/example/sql:2");
+        let mut no_images = settings();
+        no_images.image_config.default_image = None;
+        assert_eq!(
+            task_template(&task, &no_images).unwrap_err().to_string(),
+            "image `{{.image.default.fqn}}:{{.image.default.version}}` refers to image `default`, which the image config does not define: pass `--image default=FQN:TAG`"
+        );
+    }
+
+    #[test]
+    fn internal_image_replaces_the_python_default_image_only() {
+        let task = SqlTask::builder(
+            "t.py",
+            "select 1",
+            ConnectionConfig::new("sqlite://").unwrap(),
+        )
+        .runtime(Runtime::Python)
+        .interpolation(Interpolation::Compat)
+        .build()
+        .unwrap();
+        let mut overridden = settings();
+        overridden.image_config.internal_image = Some("registry.example/override:1".to_owned());
+        let template = task_template(&task, &overridden).unwrap();
+        assert_eq!(container_of(&template).image, "registry.example/override:1");
+        let native = task_template(&native_task(Interpolation::Safe), &overridden).unwrap();
+        assert_eq!(
+            container_of(&native).image,
+            crate::images::default_native_image()
+        );
+    }
+
+    #[test]
+    fn templates_of_other_tasks_are_refused_naming_the_field() {
+        let template = task_template(&native_task(Interpolation::Safe), &settings()).unwrap();
+        let check = |edit: &dyn Fn(&mut TaskTemplate), message: &str| {
+            let mut edited = template.clone();
+            edit(&mut edited);
+            assert_eq!(
+                task_from_template(&edited).unwrap_err().to_string(),
+                message
+            );
+        };
+        check(
+            &|template| template.r#type = "python-task".to_owned(),
+            "not a SQLAlchemy task template: type is `python-task`, expected `sqlalchemy`",
+        );
+        check(
+            &|template| template.custom = None,
+            "not a SQLAlchemy task template: custom is missing",
+        );
+        check(
+            &|template| {
+                template
+                    .config
+                    .insert(INTERPOLATION_CONFIG_KEY.to_owned(), "fast".to_owned());
+            },
+            "not a SQLAlchemy task template: config has flyte-sql.interpolation = `fast`: expected `safe` or `compat`",
+        );
+        check(
+            &|template| {
+                if let Some(task_template::Target::Container(container)) = &mut template.target {
+                    container.args = vec!["python".to_owned()];
+                }
+            },
+            "not a SQLAlchemy task template: container.args start with Some(\"python\"): expected `pyflyte-execute` (python runtime) or `flyte-sql` (native runtime)",
+        );
+        check(
+            &|template| {
+                let inputs = template
+                    .interface
+                    .as_mut()
+                    .unwrap()
+                    .inputs
+                    .as_mut()
+                    .unwrap();
+                let variable = inputs.variables.get_mut("id").unwrap();
+                variable.r#type = Some(LiteralType {
+                    r#type: Some(literal_type::Type::Simple(
+                        crate::proto::core::SimpleType::Binary as i32,
+                    )),
+                    ..LiteralType::default()
+                });
+            },
+            "not a SQLAlchemy task template: interface.inputs.id has a type flyte-sql does not support: expected a simple integer, float, string, boolean, datetime or duration, or an optional one",
+        );
+    }
+
+    #[test]
+    fn connect_arg_secrets_are_requested_once() {
+        let secret = SecretRef {
+            group: "db".to_owned(),
+            key: Some("password".to_owned()),
+            group_version: None,
+            mount_requirement: MountRequirement::EnvVar,
+            env_var: None,
+        };
+        let connection = ConnectionConfig::new("sqlite://")
+            .unwrap()
+            .with_secret_connect_args(Some(BTreeMap::from([(
+                "password".to_owned(),
+                secret.clone(),
+            )])));
+        let task = SqlTask::builder("t.secret", "select 1", connection)
+            .secret_request(secret)
+            .secret_request(SecretRef {
+                group: "other".to_owned(),
+                key: None,
+                group_version: None,
+                mount_requirement: MountRequirement::File,
+                env_var: Some("OTHER".to_owned()),
+            })
+            .build()
+            .unwrap();
+        let template = task_template(&task, &settings()).unwrap();
+        let secrets = template.security_context.clone().unwrap().secrets;
+        assert_eq!(
+            secrets
+                .iter()
+                .map(|secret| secret.group.as_str())
+                .collect::<Vec<_>>(),
+            ["db", "other"]
+        );
+        let decoded = task_from_template(&template).unwrap();
+        // The request that only repeats the connect arg is implied by it.
+        assert_eq!(decoded.secret_requests().len(), 1);
+        assert_eq!(
+            decoded.secret_requests()[0].env_var.as_deref(),
+            Some("OTHER")
+        );
+    }
 
     #[test]
     fn environment_merges_like_a_python_dict_update() {
