@@ -85,7 +85,7 @@ pub fn task_template(task: &SqlTask, settings: &SerializationSettings) -> Result
 }
 
 /// The `TaskTemplate` as the reference's `SQLAlchemyTask.serialize_to_model` builds it: the same
-/// as [`task_template`] but without a SecurityContext. Flyte mounts no secret for such a template;
+/// as [`task_template()`] but without a SecurityContext. Flyte mounts no secret for such a template;
 /// it exists for comparisons with flytekit and for local runs.
 pub fn task_template_without_security_context(
     task: &SqlTask,
@@ -107,7 +107,7 @@ pub fn task_template_without_security_context(
     })
 }
 
-/// The `admin.TaskSpec` of a `*_1.pb` registration file: [`task_template`] plus, when the task has
+/// The `admin.TaskSpec` of a `*_1.pb` registration file: [`task_template()`] plus, when the task has
 /// a description, a `DescriptionEntity` carrying it as the short description.
 pub fn task_spec(task: &SqlTask, settings: &SerializationSettings) -> Result<TaskSpec> {
     Ok(TaskSpec {
