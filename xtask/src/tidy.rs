@@ -12,8 +12,14 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("flyte-sql-config", &[]),
     ("flyte-sql-model", &["flyte-sql-config"]),
     ("flyte-sql-template", &["flyte-sql-model"]),
-    ("flyte-sql-idl", &["flyte-sql-model", "flyte-sql-config", "flyte-sql-template"]),
-    ("flyte-sql-executor", &["flyte-sql-model", "flyte-sql-config", "flyte-sql-template"]),
+    (
+        "flyte-sql-idl",
+        &["flyte-sql-model", "flyte-sql-config", "flyte-sql-template"],
+    ),
+    (
+        "flyte-sql-executor",
+        &["flyte-sql-model", "flyte-sql-config", "flyte-sql-template"],
+    ),
     (
         "flyte-sql",
         &[
@@ -45,9 +51,13 @@ fn check(root: &Path) -> anyhow::Result<Vec<String>> {
         let mut files = Vec::new();
         collect_rust_files(&root.join(dir), &mut files)?;
         for file in files {
-            let text = fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+            let text =
+                fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let shown = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
             check_source(&shown, &text, &mut problems);
         }
     }
@@ -61,7 +71,10 @@ fn collect_rust_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()
     }
     for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
-        let name = path.file_name().and_then(|name| name.to_str()).unwrap_or("");
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("");
         // Fixtures are data, and target directories are build output.
         if name == "target" || name == "fixtures" || name == "tmp" {
             continue;
@@ -85,9 +98,18 @@ fn check_source(shown: &str, text: &str, problems: &mut Vec<String>) {
     // The needles are split so that this file does not flag itself.
     let forbidden = [
         (concat!("todo", "!("), "a `todo` macro stub"),
-        (concat!("unimplemented", "!("), "an `unimplemented` macro stub"),
-        (concat!("#[", "ignore"), "an ignored test (assert the current behaviour with a FIXME instead)"),
-        (concat!("#[", "should_panic"), "a should-panic test (assert an Err instead)"),
+        (
+            concat!("unimplemented", "!("),
+            "an `unimplemented` macro stub",
+        ),
+        (
+            concat!("#[", "ignore"),
+            "an ignored test (assert the current behaviour with a FIXME instead)",
+        ),
+        (
+            concat!("#[", "should_panic"),
+            "a should-panic test (assert an Err instead)",
+        ),
         (concat!("dbg", "!("), "a `dbg` macro left in"),
     ];
     for (number, line) in text.lines().enumerate() {
@@ -160,7 +182,11 @@ mod tests {
     #[test]
     fn repository_is_tidy() {
         let problems = check(&crate::project_root()).unwrap();
-        assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "tidy problems:\n{}",
+            problems.join("\n")
+        );
     }
 
     #[test]
