@@ -12,6 +12,7 @@ mod package;
 mod render;
 mod run;
 mod serialize;
+mod task_file;
 
 use std::process::ExitCode;
 

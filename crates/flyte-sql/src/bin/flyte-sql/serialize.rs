@@ -114,13 +114,7 @@ impl SettingsArgs {
 pub(crate) fn load_tasks(paths: &[PathBuf]) -> anyhow::Result<Vec<SqlTask>> {
     let mut tasks: Vec<SqlTask> = Vec::new();
     for path in paths {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading task file {}", path.display()))?;
-        let task = SqlTask::from_toml(&text)
-            .with_context(|| format!("in task file {}", path.display()))?;
-        for warning in task.definition_warnings() {
-            eprintln!("warning: {}: {warning}", path.display());
-        }
+        let task = crate::task_file::load(path)?;
         if tasks.iter().any(|known| known.name() == task.name()) {
             return Err(UsageError(format!(
                 "{}: a task named `{}` was already given",

@@ -1,0 +1,19 @@
+//! Reading task files: the one place the binary loads a `SqlTask` from disk and shows its
+//! definition warnings.
+
+use std::path::Path;
+
+use anyhow::Context;
+use flyte_sql_model::SqlTask;
+
+/// Reads and validates the task file at `path`, printing its definition warnings on stderr.
+pub(crate) fn load(path: &Path) -> anyhow::Result<SqlTask> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading task file {}", path.display()))?;
+    let task =
+        SqlTask::from_toml(&text).with_context(|| format!("in task file {}", path.display()))?;
+    for warning in task.definition_warnings() {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
+    Ok(task)
+}
