@@ -95,7 +95,12 @@ impl SqlTaskBuilder {
 
     /// Adds an environment variable for the container; a later value for the same name wins.
     pub fn environment_variable(mut self, name: &str, value: &str) -> SqlTaskBuilder {
-        match self.task.environment.iter_mut().find(|(key, _)| key == name) {
+        match self
+            .task
+            .environment
+            .iter_mut()
+            .find(|(key, _)| key == name)
+        {
             Some(entry) => entry.1 = value.to_owned(),
             None => self
                 .task
@@ -129,7 +134,10 @@ fn validate(task: &SqlTask) -> Vec<Problem> {
     let mut problems = Problems::default();
     check_task_name(&task.name, &mut problems);
     if task.query.trim().is_empty() {
-        problems.add("query", "the query is empty: write the SQL statement the task runs");
+        problems.add(
+            "query",
+            "the query is empty: write the SQL statement the task runs",
+        );
     }
     check_inputs(task, &mut problems);
     check_placeholders(task, &mut problems);
@@ -142,8 +150,15 @@ fn validate(task: &SqlTask) -> Vec<Problem> {
             "runtime `python` runs the reference executor, which only splices values as text: use interpolation = \"compat\", or runtime = \"native\" for typed binds",
         );
     }
-    if task.image.as_deref().is_some_and(|image| image.trim().is_empty()) {
-        problems.add("image", "the image is empty: leave it out for the runtime's default image");
+    if task
+        .image
+        .as_deref()
+        .is_some_and(|image| image.trim().is_empty())
+    {
+        problems.add(
+            "image",
+            "the image is empty: leave it out for the runtime's default image",
+        );
     }
     for (index, (name, _)) in task.environment.iter().enumerate() {
         if name.is_empty() || name.contains('=') || name.contains('\0') {
@@ -158,7 +173,11 @@ fn validate(task: &SqlTask) -> Vec<Problem> {
     }
     if let Some(secrets) = task.connection.secret_connect_args() {
         for (arg, secret) in secrets {
-            check_secret(&format!("connection.secret_connect_args.{arg}"), secret, &mut problems);
+            check_secret(
+                &format!("connection.secret_connect_args.{arg}"),
+                secret,
+                &mut problems,
+            );
         }
     }
     problems.0
@@ -212,10 +231,16 @@ fn check_inputs(task: &SqlTask, problems: &mut Problems) {
                 format!("`{}` is not an identifier: use letters, digits and `_`, not starting with a digit", input.name),
             );
         }
-        if task.inputs[..index].iter().any(|earlier| earlier.name == input.name) {
+        if task.inputs[..index]
+            .iter()
+            .any(|earlier| earlier.name == input.name)
+        {
             problems.add(
                 format!("{field}.name"),
-                format!("input `{}` is declared twice: give each input its own name", input.name),
+                format!(
+                    "input `{}` is declared twice: give each input its own name",
+                    input.name
+                ),
             );
         }
         if let Some(default) = &input.default {
@@ -243,7 +268,11 @@ fn check_placeholders(task: &SqlTask, problems: &mut Problems) {
     for malformed in &scan.malformed {
         problems.add(
             "query",
-            format!("`{}`: {}", &task.query[malformed.span.clone()], malformed.problem),
+            format!(
+                "`{}`: {}",
+                &task.query[malformed.span.clone()],
+                malformed.problem
+            ),
         );
     }
     let found = scan.placeholders;
@@ -260,7 +289,10 @@ fn check_placeholders(task: &SqlTask, problems: &mut Problems) {
         }
     }
     for (index, input) in task.inputs.iter().enumerate() {
-        if !found.iter().any(|placeholder| placeholder.name == input.name) {
+        if !found
+            .iter()
+            .any(|placeholder| placeholder.name == input.name)
+        {
             problems.add(
                 format!("inputs[{index}]"),
                 format!(
@@ -292,7 +324,10 @@ fn check_output(output: &Output, problems: &mut Problems) {
                 format!("output.columns[{index}].name"),
                 "the column name is empty",
             );
-        } else if columns[..index].iter().any(|earlier| earlier.name == column.name) {
+        } else if columns[..index]
+            .iter()
+            .any(|earlier| earlier.name == column.name)
+        {
             problems.add(
                 format!("output.columns[{index}].name"),
                 format!("column `{}` is declared twice", column.name),
@@ -315,10 +350,16 @@ fn check_metadata(task: &SqlTask, problems: &mut Problems) {
     }
     if !metadata.cache {
         if metadata.cache_serialize {
-            problems.add("metadata.cache_serialize", "cache_serialize needs cache = true");
+            problems.add(
+                "metadata.cache_serialize",
+                "cache_serialize needs cache = true",
+            );
         }
         if !metadata.cache_ignore_input_vars.is_empty() {
-            problems.add("metadata.cache_ignore_input_vars", "cache_ignore_input_vars needs cache = true");
+            problems.add(
+                "metadata.cache_ignore_input_vars",
+                "cache_ignore_input_vars needs cache = true",
+            );
         }
     }
     for (index, name) in metadata.cache_ignore_input_vars.iter().enumerate() {
@@ -329,13 +370,22 @@ fn check_metadata(task: &SqlTask, problems: &mut Problems) {
             );
         }
     }
-    if metadata.timeout.is_some_and(|timeout| timeout <= chrono::TimeDelta::zero()) {
-        problems.add("metadata.timeout", "the timeout must be positive, such as \"10m\"");
+    if metadata
+        .timeout
+        .is_some_and(|timeout| timeout <= chrono::TimeDelta::zero())
+    {
+        problems.add(
+            "metadata.timeout",
+            "the timeout must be positive, such as \"10m\"",
+        );
     }
 }
 
 fn check_resources(resources: &Resources, problems: &mut Problems) {
-    for (side, spec) in [("requests", &resources.requests), ("limits", &resources.limits)] {
+    for (side, spec) in [
+        ("requests", &resources.requests),
+        ("limits", &resources.limits),
+    ] {
         let ResourceSpec {
             cpu,
             memory,
@@ -370,17 +420,27 @@ fn is_quantity(value: &str) -> bool {
     let suffix_ok = matches!(
         suffix,
         "" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
-    ) || suffix
-        .strip_prefix(['e', 'E'])
-        .is_some_and(|exponent| !exponent.is_empty() && exponent.chars().all(|c| c.is_ascii_digit()));
+    ) || suffix.strip_prefix(['e', 'E']).is_some_and(|exponent| {
+        !exponent.is_empty() && exponent.chars().all(|c| c.is_ascii_digit())
+    });
     number_ok && suffix_ok
 }
 
 fn check_secret(field: &str, secret: &SecretRef, problems: &mut Problems) {
     if secret.group.trim().is_empty() {
-        problems.add(format!("{field}.group"), "the secret group is empty: name the secret's group");
+        problems.add(
+            format!("{field}.group"),
+            "the secret group is empty: name the secret's group",
+        );
     }
-    if secret.key.as_deref().is_some_and(|key| key.trim().is_empty()) {
-        problems.add(format!("{field}.key"), "the secret key is empty: name the key or leave it out");
+    if secret
+        .key
+        .as_deref()
+        .is_some_and(|key| key.trim().is_empty())
+    {
+        problems.add(
+            format!("{field}.key"),
+            "the secret key is empty: name the key or leave it out",
+        );
     }
 }

@@ -75,8 +75,8 @@ pub use error::{Error, Problem, Result};
 /// Who is at fault for an error; shared by every crate of the workspace.
 pub use flyte_sql_config::ErrorKind;
 pub use placeholder::{
-    Filter, MalformedPlaceholder, Placeholder, PlaceholderProblem, PlaceholderScan, placeholders,
-    scan_placeholders,
+    Filter, MalformedPlaceholder, Placeholder, PlaceholderProblem, PlaceholderScan,
+    is_python_space, placeholders, scan_placeholders,
 };
 pub use task::{
     InputVariable, Interpolation, OUTPUT_VARIABLE, Output, OutputColumn, ResourceSpec, Resources,

@@ -128,8 +128,9 @@ pub fn scan_placeholders(query: &str, mode: Interpolation) -> PlaceholderScan {
     }
 }
 
-/// Whether `c` is in Python's `\s` for `str` patterns (the same set as `str.isspace()`).
-fn is_python_space(c: char) -> bool {
+/// Whether `c` is in Python's `\s` for `str` patterns (the same set as `str.isspace()`): Unicode
+/// whitespace plus the ASCII separators U+001C..U+001F, which Rust does not count.
+pub fn is_python_space(c: char) -> bool {
     matches!(
         c,
         '\u{9}'..='\u{D}'

@@ -201,18 +201,20 @@ impl TaskFile {
         };
         let mut inputs = Vec::new();
         for (index, input) in self.inputs.into_iter().enumerate() {
-            let default = input.default.as_ref().and_then(|value| {
-                match toml_to_value(input.ty, value) {
-                    Ok(value) => Some(value),
-                    Err(message) => {
-                        problems.push(Problem {
-                            field: format!("inputs[{index}].default"),
-                            message,
-                        });
-                        None
-                    }
-                }
-            });
+            let default =
+                input
+                    .default
+                    .as_ref()
+                    .and_then(|value| match toml_to_value(input.ty, value) {
+                        Ok(value) => Some(value),
+                        Err(message) => {
+                            problems.push(Problem {
+                                field: format!("inputs[{index}].default"),
+                                message,
+                            });
+                            None
+                        }
+                    });
             inputs.push(InputVariable {
                 name: input.name,
                 ty: input.ty,
@@ -355,7 +357,12 @@ fn toml_table_to_json(
             toml::Value::Table(table) => serde_json::Value::Object(
                 table
                     .iter()
-                    .map(|(key, item)| (key.clone(), convert(&format!("{path}.{key}"), item, problems)))
+                    .map(|(key, item)| {
+                        (
+                            key.clone(),
+                            convert(&format!("{path}.{key}"), item, problems),
+                        )
+                    })
                     .collect(),
             ),
         }

@@ -6,7 +6,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::error::{Error, Result};
 use crate::types::{PrimitiveType, Value};
 
-const EXPECTED_INTEGER: &str = "a whole number between -9223372036854775808 and 9223372036854775807";
+const EXPECTED_INTEGER: &str =
+    "a whole number between -9223372036854775808 and 9223372036854775807";
 const EXPECTED_FLOAT: &str = "a number such as 2.5, 1e-7, NaN, Infinity or -Infinity";
 const EXPECTED_BOOLEAN: &str = "true or false";
 const EXPECTED_DATETIME: &str = "an RFC 3339 timestamp such as 2024-01-02T03:04:05Z";
@@ -93,7 +94,11 @@ impl Value {
             Value::Integer(number) => serde_json::Value::from(*number),
             Value::Float(number) if number.is_nan() => serde_json::Value::from("NaN"),
             Value::Float(number) if number.is_infinite() => {
-                serde_json::Value::from(if *number > 0.0 { "Infinity" } else { "-Infinity" })
+                serde_json::Value::from(if *number > 0.0 {
+                    "Infinity"
+                } else {
+                    "-Infinity"
+                })
             }
             Value::Float(number) => serde_json::Value::from(*number),
             Value::String(text) => serde_json::Value::from(text.as_str()),
@@ -109,8 +114,8 @@ impl Value {
 
 /// `-0.250s`, `93784.500s`, `5s`: proto3 JSON's duration form.
 fn format_proto_duration(duration: TimeDelta) -> String {
-    let total_nanos = i128::from(duration.num_seconds()) * 1_000_000_000
-        + i128::from(duration.subsec_nanos());
+    let total_nanos =
+        i128::from(duration.num_seconds()) * 1_000_000_000 + i128::from(duration.subsec_nanos());
     let sign = if total_nanos < 0 { "-" } else { "" };
     let magnitude = total_nanos.unsigned_abs();
     let seconds = magnitude / 1_000_000_000;
@@ -144,7 +149,9 @@ fn parse_float(text: &str) -> Option<f64> {
         "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
         // Rust also accepts "infinity" and "NaN" spellings we do not document; only digits pass.
         _ if text.chars().any(|c| c.is_ascii_digit())
-            && text.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) =>
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) =>
         {
             text.parse().ok()
         }
@@ -200,10 +207,18 @@ fn decimal_times(number: &str, unit_nanos: i128) -> Option<i128> {
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
-    if !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()) {
+    if !whole
+        .chars()
+        .chain(fraction.chars())
+        .all(|c| c.is_ascii_digit())
+    {
         return None;
     }
-    let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: i128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut value = whole.checked_mul(unit_nanos)?;
     let mut scale = unit_nanos;
     for digit in fraction.chars().take(18) {
@@ -227,7 +242,11 @@ mod tests {
 
     #[test]
     fn integers() {
-        check_text(PrimitiveType::Integer, "5", expect_test::expect!["Integer(5)"]);
+        check_text(
+            PrimitiveType::Integer,
+            "5",
+            expect_test::expect!["Integer(5)"],
+        );
         check_text(
             PrimitiveType::Integer,
             "9223372036854775807",
@@ -236,37 +255,67 @@ mod tests {
         check_text(
             PrimitiveType::Integer,
             "9223372036854775808",
-            expect_test::expect!["error: invalid integer value `9223372036854775808`: expected a whole number between -9223372036854775808 and 9223372036854775807"],
+            expect_test::expect![
+                "error: invalid integer value `9223372036854775808`: expected a whole number between -9223372036854775808 and 9223372036854775807"
+            ],
         );
         check_text(
             PrimitiveType::Integer,
             "2.5",
-            expect_test::expect!["error: invalid integer value `2.5`: expected a whole number between -9223372036854775808 and 9223372036854775807"],
+            expect_test::expect![
+                "error: invalid integer value `2.5`: expected a whole number between -9223372036854775808 and 9223372036854775807"
+            ],
         );
     }
 
     #[test]
     fn floats() {
-        check_text(PrimitiveType::Float, "2.5", expect_test::expect!["Float(2.5)"]);
-        check_text(PrimitiveType::Float, "1e-7", expect_test::expect!["Float(1e-7)"]);
-        check_text(PrimitiveType::Float, "NaN", expect_test::expect!["Float(NaN)"]);
-        check_text(PrimitiveType::Float, "-Infinity", expect_test::expect!["Float(-inf)"]);
+        check_text(
+            PrimitiveType::Float,
+            "2.5",
+            expect_test::expect!["Float(2.5)"],
+        );
+        check_text(
+            PrimitiveType::Float,
+            "1e-7",
+            expect_test::expect!["Float(1e-7)"],
+        );
+        check_text(
+            PrimitiveType::Float,
+            "NaN",
+            expect_test::expect!["Float(NaN)"],
+        );
+        check_text(
+            PrimitiveType::Float,
+            "-Infinity",
+            expect_test::expect!["Float(-inf)"],
+        );
         check_text(
             PrimitiveType::Float,
             "infinity",
-            expect_test::expect!["error: invalid float value `infinity`: expected a number such as 2.5, 1e-7, NaN, Infinity or -Infinity"],
+            expect_test::expect![
+                "error: invalid float value `infinity`: expected a number such as 2.5, 1e-7, NaN, Infinity or -Infinity"
+            ],
         );
     }
 
     #[test]
     fn booleans_strings_datetimes() {
-        check_text(PrimitiveType::Boolean, "true", expect_test::expect!["Boolean(true)"]);
+        check_text(
+            PrimitiveType::Boolean,
+            "true",
+            expect_test::expect!["Boolean(true)"],
+        );
         check_text(
             PrimitiveType::Boolean,
             "True",
             expect_test::expect!["error: invalid boolean value `True`: expected true or false"],
         );
-        check_text(PrimitiveType::String, " a b ", expect_test::expect![[r#"String(" a b ")"#]]);
+        check_text(
+            PrimitiveType::String,
+            " a b ",
+            expect_test::expect![[r#"String(" a b ")"#]],
+        );
         check_text(
             PrimitiveType::Datetime,
             "2024-01-02T03:04:05.123456789+02:00",
@@ -275,26 +324,52 @@ mod tests {
         check_text(
             PrimitiveType::Datetime,
             "2024-01-02",
-            expect_test::expect!["error: invalid datetime value `2024-01-02`: expected an RFC 3339 timestamp such as 2024-01-02T03:04:05Z"],
+            expect_test::expect![
+                "error: invalid datetime value `2024-01-02`: expected an RFC 3339 timestamp such as 2024-01-02T03:04:05Z"
+            ],
         );
     }
 
     #[test]
     fn durations() {
-        check_text(PrimitiveType::Duration, "93784.5s", expect_test::expect!["Duration(TimeDelta { secs: 93784, nanos: 500000000 })"]);
-        check_text(PrimitiveType::Duration, "-0.250s", expect_test::expect!["Duration(TimeDelta { secs: -1, nanos: 750000000 })"]);
-        check_text(PrimitiveType::Duration, "0.000000001s", expect_test::expect!["Duration(TimeDelta { secs: 0, nanos: 1 })"]);
-        check_text(PrimitiveType::Duration, "1h30m", expect_test::expect!["Duration(TimeDelta { secs: 5400, nanos: 0 })"]);
-        check_text(PrimitiveType::Duration, "10m", expect_test::expect!["Duration(TimeDelta { secs: 600, nanos: 0 })"]);
+        check_text(
+            PrimitiveType::Duration,
+            "93784.5s",
+            expect_test::expect!["Duration(TimeDelta { secs: 93784, nanos: 500000000 })"],
+        );
+        check_text(
+            PrimitiveType::Duration,
+            "-0.250s",
+            expect_test::expect!["Duration(TimeDelta { secs: -1, nanos: 750000000 })"],
+        );
+        check_text(
+            PrimitiveType::Duration,
+            "0.000000001s",
+            expect_test::expect!["Duration(TimeDelta { secs: 0, nanos: 1 })"],
+        );
+        check_text(
+            PrimitiveType::Duration,
+            "1h30m",
+            expect_test::expect!["Duration(TimeDelta { secs: 5400, nanos: 0 })"],
+        );
+        check_text(
+            PrimitiveType::Duration,
+            "10m",
+            expect_test::expect!["Duration(TimeDelta { secs: 600, nanos: 0 })"],
+        );
         check_text(
             PrimitiveType::Duration,
             "10",
-            expect_test::expect!["error: invalid duration value `10`: expected a duration such as 93784.5s, -0.25s, 10m or 1h30m (units d, h, m, s, ms, us, ns)"],
+            expect_test::expect![
+                "error: invalid duration value `10`: expected a duration such as 93784.5s, -0.25s, 10m or 1h30m (units d, h, m, s, ms, us, ns)"
+            ],
         );
         check_text(
             PrimitiveType::Duration,
             "1.2.3s",
-            expect_test::expect!["error: invalid duration value `1.2.3s`: expected a duration such as 93784.5s, -0.25s, 10m or 1h30m (units d, h, m, s, ms, us, ns)"],
+            expect_test::expect![
+                "error: invalid duration value `1.2.3s`: expected a duration such as 93784.5s, -0.25s, 10m or 1h30m (units d, h, m, s, ms, us, ns)"
+            ],
         );
     }
 
@@ -316,13 +391,30 @@ mod tests {
             let json = value.to_proto_json();
             let back = Value::from_proto_json(ty, &json).unwrap();
             // NaN is not equal to itself; compare its rendering instead.
-            assert_eq!(format!("{back:?}"), format!("{value:?}"), "{text} -> {json}");
+            assert_eq!(
+                format!("{back:?}"),
+                format!("{value:?}"),
+                "{text} -> {json}"
+            );
         }
         let rendered: Vec<String> = ["-0.250s", "93784.5s", "5s", "0.000000001s"]
             .into_iter()
-            .map(|text| Value::parse_text(PrimitiveType::Duration, text).unwrap().to_proto_json().to_string())
+            .map(|text| {
+                Value::parse_text(PrimitiveType::Duration, text)
+                    .unwrap()
+                    .to_proto_json()
+                    .to_string()
+            })
             .collect();
-        assert_eq!(rendered, [r#""-0.250s""#, r#""93784.500s""#, r#""5s""#, r#""0.000000001s""#]);
+        assert_eq!(
+            rendered,
+            [
+                r#""-0.250s""#,
+                r#""93784.500s""#,
+                r#""5s""#,
+                r#""0.000000001s""#
+            ]
+        );
     }
 
     #[test]
@@ -335,17 +427,47 @@ mod tests {
             };
             expected.assert_eq(&actual);
         };
-        check(PrimitiveType::Integer, "9223372036854775807", expect_test::expect!["Integer(9223372036854775807)"]);
-        check(PrimitiveType::Integer, r#""-7""#, expect_test::expect!["Integer(-7)"]);
-        check(PrimitiveType::Float, r#""Infinity""#, expect_test::expect!["Float(inf)"]);
-        check(PrimitiveType::Float, "3.0", expect_test::expect!["Float(3.0)"]);
-        check(PrimitiveType::String, r#""O'Brien""#, expect_test::expect![[r#"String("O'Brien")"#]]);
-        check(PrimitiveType::Duration, r#""259200s""#, expect_test::expect!["Duration(TimeDelta { secs: 259200, nanos: 0 })"]);
-        check(PrimitiveType::Boolean, "null", expect_test::expect!["Null(Boolean)"]);
+        check(
+            PrimitiveType::Integer,
+            "9223372036854775807",
+            expect_test::expect!["Integer(9223372036854775807)"],
+        );
+        check(
+            PrimitiveType::Integer,
+            r#""-7""#,
+            expect_test::expect!["Integer(-7)"],
+        );
+        check(
+            PrimitiveType::Float,
+            r#""Infinity""#,
+            expect_test::expect!["Float(inf)"],
+        );
+        check(
+            PrimitiveType::Float,
+            "3.0",
+            expect_test::expect!["Float(3.0)"],
+        );
+        check(
+            PrimitiveType::String,
+            r#""O'Brien""#,
+            expect_test::expect![[r#"String("O'Brien")"#]],
+        );
+        check(
+            PrimitiveType::Duration,
+            r#""259200s""#,
+            expect_test::expect!["Duration(TimeDelta { secs: 259200, nanos: 0 })"],
+        );
+        check(
+            PrimitiveType::Boolean,
+            "null",
+            expect_test::expect!["Null(Boolean)"],
+        );
         check(
             PrimitiveType::Boolean,
             r#""true""#,
-            expect_test::expect![[r#"error: invalid boolean value `"true"`: expected true or false"#]],
+            expect_test::expect![[
+                r#"error: invalid boolean value `"true"`: expected true or false"#
+            ]],
         );
         check(
             PrimitiveType::String,

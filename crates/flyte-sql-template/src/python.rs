@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
-use flyte_sql_model::Value;
+use flyte_sql_model::{Value, is_python_space};
 
 /// The text Python's `str()` gives for the value the reference's executor receives, that is after
 /// a round trip through the Flyte protobuf literal; `None` when Python cannot hold the value.
@@ -131,24 +131,6 @@ pub(crate) fn str_repr(text: &str) -> String {
     }
     repr.push(quote);
     repr
-}
-
-/// Whether `c` is in Python's `\s` for `str` patterns (the same set as `str.isspace()`).
-pub(crate) fn is_python_space(c: char) -> bool {
-    matches!(
-        c,
-        '\u{9}'..='\u{D}'
-            | '\u{1C}'..='\u{20}'
-            | '\u{85}'
-            | '\u{A0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
-    )
 }
 
 /// `repr(float)`: the shortest digits that round-trip, laid out by CPython's
