@@ -25,14 +25,20 @@ fn cases_with_runs() -> Vec<String> {
         .expect("the conformance fixtures")
         .map(|entry| entry.expect("an entry").path())
         .filter(|path| path.join("expected_output.json").exists())
-        .map(|path| path.file_name().expect("a name").to_string_lossy().into_owned())
+        .map(|path| {
+            path.file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     cases.sort();
     cases
 }
 
 fn read_json(path: &Path) -> Json {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     serde_json::from_str(&text).expect("valid JSON")
 }
 
@@ -42,25 +48,58 @@ fn create_golden_tables(db: &TestDb, case_number: usize) -> (String, String) {
     // Neither name contains the other table's name, so that replacing one keeps the other.
     let tracks = db.table(&format!("c{case_number}_tracks"));
     let typed = db.table(&format!("c{case_number}_typ"));
-    let script = std::fs::read_to_string(conformance_dir().join("fixtures/golden_db.sql")).expect("golden_db.sql");
+    let script = std::fs::read_to_string(conformance_dir().join("fixtures/golden_db.sql"))
+        .expect("golden_db.sql");
     let statements: Vec<String> = match db.backend {
         Backend::Sqlite => script
             .split(";\n")
             .map(str::trim)
             .filter(|statement| !statement.is_empty())
-            .map(|statement| statement.trim_end_matches(';').replace("tracks", &tracks).replace("typed", &typed))
+            .map(|statement| {
+                statement
+                    .trim_end_matches(';')
+                    .replace("tracks", &tracks)
+                    .replace("typed", &typed)
+            })
             .collect(),
         Backend::Postgres | Backend::Mysql => {
-            let (boolean, bytes, real, numeric, timestamp, options, hex) = if db.backend == Backend::Postgres {
-                ("boolean", "bytea", "double precision", "numeric", "timestamp", "", "'\\x00ff'::bytea")
+            let (boolean, bytes, real, numeric, timestamp, options, hex) =
+                if db.backend == Backend::Postgres {
+                    (
+                        "boolean",
+                        "bytea",
+                        "double precision",
+                        "numeric",
+                        "timestamp",
+                        "",
+                        "'\\x00ff'::bytea",
+                    )
+                } else {
+                    (
+                        "boolean",
+                        "varbinary(8)",
+                        "double",
+                        "decimal(20,2)",
+                        "datetime(6)",
+                        " DEFAULT CHARSET=utf8mb4",
+                        "x'00ff'",
+                    )
+                };
+            let (yes, no) = if db.backend == Backend::Postgres {
+                ("true", "false")
             } else {
-                ("boolean", "varbinary(8)", "double", "decimal(20,2)", "datetime(6)", " DEFAULT CHARSET=utf8mb4", "x'00ff'")
+                ("1", "0")
             };
-            let (yes, no) = if db.backend == Backend::Postgres { ("true", "false") } else { ("1", "0") };
-            let empty = if db.backend == Backend::Postgres { "''::bytea" } else { "x''" };
+            let empty = if db.backend == Backend::Postgres {
+                "''::bytea"
+            } else {
+                "x''"
+            };
             vec![
                 format!("CREATE TABLE {tracks} (TrackId bigint, Name text){options}"),
-                format!("INSERT INTO {tracks} VALUES (0, 'Sue'), (1, 'L'), (2, 'M'), (3, 'Ji'), (4, 'Po')"),
+                format!(
+                    "INSERT INTO {tracks} VALUES (0, 'Sue'), (1, 'L'), (2, 'M'), (3, 'Ji'), (4, 'Po')"
+                ),
                 format!(
                     "CREATE TABLE {typed} (id integer PRIMARY KEY, i bigint, f {real}, t text, b {boolean}, b_null {boolean}, ts {timestamp}, d date, n {numeric}, bl {bytes}, u text, i_null bigint, all_null text){options}"
                 ),
@@ -117,7 +156,8 @@ fn task_file(db: &TestDb, case: &Json, tracks: &str, typed: &str) -> PathBuf {
     // Top-level keys must come before the first table of the task file: compatible mode goes
     // in at the top.
     let text = std::fs::read_to_string(&path).expect("the task file");
-    std::fs::write(&path, format!("interpolation = \"compat\"\n{text}")).expect("rewriting the task file");
+    std::fs::write(&path, format!("interpolation = \"compat\"\n{text}"))
+        .expect("rewriting the task file");
     path
 }
 
@@ -156,12 +196,25 @@ fn compare(golden: &Json, ours: &str, our_type: &str) -> Result<Match, String> {
             }
         }
         Json::Object(object) => {
-            let bytes = base64_decode(object.get("base64").and_then(Json::as_str).unwrap_or_default());
+            let bytes = base64_decode(
+                object
+                    .get("base64")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default(),
+            );
             let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-            if hex == ours { Ok(Match::Same) } else { mismatch() }
+            if hex == ours {
+                Ok(Match::Same)
+            } else {
+                mismatch()
+            }
         }
         Json::Bool(value) => {
-            if ours == value.to_string() { Ok(Match::Same) } else { mismatch() }
+            if ours == value.to_string() {
+                Ok(Match::Same)
+            } else {
+                mismatch()
+            }
         }
         Json::Number(number) => {
             if our_type == "Boolean" {
@@ -174,19 +227,33 @@ fn compare(golden: &Json, ours: &str, our_type: &str) -> Result<Match, String> {
             }
             if numeric_type && number.is_f64() {
                 // The reference turned an integer column with NULLs into float64.
-                let ours_integer: i64 = ours.parse().map_err(|_| format!("ours {ours} is no integer"))?;
+                let ours_integer: i64 = ours
+                    .parse()
+                    .map_err(|_| format!("ours {ours} is no integer"))?;
                 #[allow(clippy::cast_precision_loss)]
                 return if ours_integer as f64 == number.as_f64().unwrap_or(f64::NAN) {
-                    Ok(Match::Upgrade("an integer column with NULLs stays an integer, exactly"))
+                    Ok(Match::Upgrade(
+                        "an integer column with NULLs stays an integer, exactly",
+                    ))
                 } else {
                     mismatch()
                 };
             }
             if numeric_type {
-                return if ours == number.to_string() { Ok(Match::Same) } else { mismatch() };
+                return if ours == number.to_string() {
+                    Ok(Match::Same)
+                } else {
+                    mismatch()
+                };
             }
-            let ours_float: f64 = ours.parse().map_err(|_| format!("ours {ours} is no number"))?;
-            if Some(ours_float) == number.as_f64() { Ok(Match::Same) } else { mismatch() }
+            let ours_float: f64 = ours
+                .parse()
+                .map_err(|_| format!("ours {ours} is no number"))?;
+            if Some(ours_float) == number.as_f64() {
+                Ok(Match::Same)
+            } else {
+                mismatch()
+            }
         }
         Json::String(text) => {
             if our_type.starts_with("Timestamp") {
@@ -198,7 +265,11 @@ fn compare(golden: &Json, ours: &str, our_type: &str) -> Result<Match, String> {
                 };
             }
             if our_type == "Date32" {
-                return if ours == text { Ok(Match::Upgrade("a date is a date, not text")) } else { mismatch() };
+                return if ours == text {
+                    Ok(Match::Upgrade("a date is a date, not text"))
+                } else {
+                    mismatch()
+                };
             }
             if our_type == "Boolean" {
                 return if ours.eq_ignore_ascii_case(text) {
@@ -208,15 +279,25 @@ fn compare(golden: &Json, ours: &str, our_type: &str) -> Result<Match, String> {
                 };
             }
             if our_type.starts_with("Duration") {
-                let seconds = python_timedelta_seconds(text).ok_or_else(|| format!("golden {text} is no timedelta"))?;
-                let ours_seconds: f64 = ours.trim_end_matches('s').parse().map_err(|_| format!("ours {ours}"))?;
+                let seconds = python_timedelta_seconds(text)
+                    .ok_or_else(|| format!("golden {text} is no timedelta"))?;
+                let ours_seconds: f64 = ours
+                    .trim_end_matches('s')
+                    .parse()
+                    .map_err(|_| format!("ours {ours}"))?;
                 return if (seconds - ours_seconds).abs() < 1e-9 {
-                    Ok(Match::Upgrade("a declared duration is a duration, not text"))
+                    Ok(Match::Upgrade(
+                        "a declared duration is a duration, not text",
+                    ))
                 } else {
                     mismatch()
                 };
             }
-            if ours == text { Ok(Match::Same) } else { mismatch() }
+            if ours == text {
+                Ok(Match::Same)
+            } else {
+                mismatch()
+            }
         }
         Json::Array(_) => mismatch(),
     }
@@ -241,7 +322,10 @@ fn base64_decode(text: &str) -> Vec<u8> {
     let mut count = 0;
     let mut bytes = Vec::new();
     for symbol in text.bytes().filter(|byte| *byte != b'=') {
-        let value = ALPHABET.iter().position(|candidate| *candidate == symbol).expect("base64") as u32;
+        let value = ALPHABET
+            .iter()
+            .position(|candidate| *candidate == symbol)
+            .expect("base64") as u32;
         bits = (bits << 6) | value;
         count += 6;
         if count >= 8 {
@@ -255,13 +339,18 @@ fn base64_decode(text: &str) -> Vec<u8> {
 /// Compares a table with a golden parquet description; returns the upgrades found.
 fn compare_table(case: &str, backend: Backend, ours: &Table, golden: &Json) -> Vec<String> {
     let golden_columns = golden["columns"].as_array().expect("columns");
-    assert_eq!(ours.schema.len(), golden_columns.len(), "{case}: column count");
+    assert_eq!(
+        ours.schema.len(),
+        golden_columns.len(),
+        "{case}: column count"
+    );
     for (field, column) in ours.schema.iter().zip(golden_columns) {
         let name = field.split(':').next().unwrap_or_default();
         let golden_name = column["name"].as_str().expect("name");
         // PostgreSQL folds unquoted names to lower case; declared columns keep their spelling.
         assert!(
-            name == golden_name || (backend == Backend::Postgres && name.eq_ignore_ascii_case(golden_name)),
+            name == golden_name
+                || (backend == Backend::Postgres && name.eq_ignore_ascii_case(golden_name)),
             "{case}: column {name} vs {golden_name}"
         );
     }
@@ -269,12 +358,19 @@ fn compare_table(case: &str, backend: Backend, ours: &Table, golden: &Json) -> V
     assert_eq!(ours.rows.len(), golden_rows.len(), "{case}: row count");
     let mut upgrades = Vec::new();
     for (row, (our_row, golden_row)) in ours.rows.iter().zip(golden_rows).enumerate() {
-        for ((ours, golden), field) in our_row.iter().zip(golden_row.as_array().expect("a row")).zip(&ours.schema) {
+        for ((ours, golden), field) in our_row
+            .iter()
+            .zip(golden_row.as_array().expect("a row"))
+            .zip(&ours.schema)
+        {
             let (name, our_type) = field.split_once(": ").expect("name: type");
             match compare(golden, ours, our_type) {
                 Ok(Match::Same) => {}
                 Ok(Match::Upgrade(reason)) => upgrades.push(format!("{name}: {reason}")),
-                Err(problem) => panic!("{case} on {}: row {row}, column {name}: {problem}", backend.name()),
+                Err(problem) => panic!(
+                    "{case} on {}: row {row}, column {name}: {problem}",
+                    backend.name()
+                ),
             }
         }
     }
@@ -283,52 +379,84 @@ fn compare_table(case: &str, backend: Backend, ours: &Table, golden: &Json) -> V
     upgrades
 }
 
-backend_test!(recorded_reference_runs_give_the_same_values, |db: &TestDb| {
-    let cases = cases_with_runs();
-    assert!(cases.len() >= 8, "the conformance fixtures have their runs: {cases:?}");
-    for (case_number, case_name) in cases.iter().enumerate() {
-        let case_dir = conformance_dir().join(case_name);
-        let case = read_json(&case_dir.join("case.json"));
-        let expected = read_json(&case_dir.join("expected_output.json"));
-        let (tracks, typed) = create_golden_tables(db, case_number);
-        let task = task_file(db, &case, &tracks, &typed);
-        for (_, run) in expected.as_object().expect("runs") {
-            let out = db.dir.join(&format!("out-{case_name}"));
-            let mut args = vec!["run".to_owned(), task.display().to_string(), "--out".to_owned(), out.display().to_string()];
-            args.extend(input_arguments(run));
-            let output = db.run(&args);
-            match run["status"].as_str() {
-                Some("error") => {
-                    // Deviation: the reference reports bad SQL as a recoverable SYSTEM error (and
-                    // retries it); we report a user error, exit code 2, and write nothing.
-                    let stderr = stderr_of_failure(&output, 2);
-                    assert!(stderr.contains("no_such_table"), "{case_name}: {stderr}");
-                    assert!(!out.exists() || std::fs::read_dir(&out).expect("out").next().is_none());
-                }
-                _ if run.get("db_after").is_some() => {
-                    assert!(stdout_of_success(&output).starts_with("1 rows affected"));
-                    let after = run["db_after"]["query"].as_str().expect("query").replace("tracks", &tracks);
-                    let check = db.dir.join(&format!("after-{case_name}"));
-                    stdout_of_success(&db.run(["run", "--uri", &db.url, "--query", &after, "--out", check.to_str().expect("UTF-8")]));
-                    let table = read_table(&only_output(&check));
-                    let rows: Vec<Vec<String>> = run["db_after"]["rows"]
-                        .as_array()
-                        .expect("rows")
-                        .iter()
-                        .map(|row| row.as_array().expect("a row").iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect())
-                        .collect();
-                    assert_eq!(table.rows, rows, "{case_name}: the table after the insert");
-                }
-                _ => {
-                    stdout_of_success(&output);
-                    let ours = read_table(&only_output(&out));
-                    let upgrades = compare_table(case_name, db.backend, &ours, &run["parquet"]);
-                    check_upgrades(case_name, db.backend, &ours, &upgrades);
+backend_test!(
+    recorded_reference_runs_give_the_same_values,
+    |db: &TestDb| {
+        let cases = cases_with_runs();
+        assert!(
+            cases.len() >= 8,
+            "the conformance fixtures have their runs: {cases:?}"
+        );
+        for (case_number, case_name) in cases.iter().enumerate() {
+            let case_dir = conformance_dir().join(case_name);
+            let case = read_json(&case_dir.join("case.json"));
+            let expected = read_json(&case_dir.join("expected_output.json"));
+            let (tracks, typed) = create_golden_tables(db, case_number);
+            let task = task_file(db, &case, &tracks, &typed);
+            for (_, run) in expected.as_object().expect("runs") {
+                let out = db.dir.join(&format!("out-{case_name}"));
+                let mut args = vec![
+                    "run".to_owned(),
+                    task.display().to_string(),
+                    "--out".to_owned(),
+                    out.display().to_string(),
+                ];
+                args.extend(input_arguments(run));
+                let output = db.run(&args);
+                match run["status"].as_str() {
+                    Some("error") => {
+                        // Deviation: the reference reports bad SQL as a recoverable SYSTEM error (and
+                        // retries it); we report a user error, exit code 2, and write nothing.
+                        let stderr = stderr_of_failure(&output, 2);
+                        assert!(stderr.contains("no_such_table"), "{case_name}: {stderr}");
+                        assert!(
+                            !out.exists() || std::fs::read_dir(&out).expect("out").next().is_none()
+                        );
+                    }
+                    _ if run.get("db_after").is_some() => {
+                        assert!(stdout_of_success(&output).starts_with("1 rows affected"));
+                        let after = run["db_after"]["query"]
+                            .as_str()
+                            .expect("query")
+                            .replace("tracks", &tracks);
+                        let check = db.dir.join(&format!("after-{case_name}"));
+                        stdout_of_success(&db.run([
+                            "run",
+                            "--uri",
+                            &db.url,
+                            "--query",
+                            &after,
+                            "--out",
+                            check.to_str().expect("UTF-8"),
+                        ]));
+                        let table = read_table(&only_output(&check));
+                        let rows: Vec<Vec<String>> = run["db_after"]["rows"]
+                            .as_array()
+                            .expect("rows")
+                            .iter()
+                            .map(|row| {
+                                row.as_array()
+                                    .expect("a row")
+                                    .iter()
+                                    .map(|v| {
+                                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                                    })
+                                    .collect()
+                            })
+                            .collect();
+                        assert_eq!(table.rows, rows, "{case_name}: the table after the insert");
+                    }
+                    _ => {
+                        stdout_of_success(&output);
+                        let ours = read_table(&only_output(&out));
+                        let upgrades = compare_table(case_name, db.backend, &ours, &run["parquet"]);
+                        check_upgrades(case_name, db.backend, &ours, &upgrades);
+                    }
                 }
             }
         }
     }
-});
+);
 
 /// The documented differences, case by case: the test fails on an undocumented one.
 fn check_upgrades(case: &str, backend: Backend, ours: &Table, upgrades: &[String]) {
@@ -354,7 +482,12 @@ fn check_upgrades(case: &str, backend: Backend, ours: &Table, upgrades: &[String
         ],
         _ => &[],
     };
-    assert_eq!(upgrades, expected, "{case} on {}: differences from the reference", backend.name());
+    assert_eq!(
+        upgrades,
+        expected,
+        "{case} on {}: differences from the reference",
+        backend.name()
+    );
     if case == "empty_result" {
         // The reference writes every column of an empty result as type null; ours keeps the
         // declared types.

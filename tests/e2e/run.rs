@@ -22,16 +22,33 @@ pub(crate) fn only_output(out: &Path) -> PathBuf {
         .expect("the output directory exists")
         .map(|entry| entry.expect("a directory entry").path())
         .collect();
-    assert_eq!(entries.len(), 1, "one output under {}: {entries:?}", out.display());
+    assert_eq!(
+        entries.len(),
+        1,
+        "one output under {}: {entries:?}",
+        out.display()
+    );
     let directory = entries.into_iter().next().expect("one entry");
-    let name = directory.file_name().and_then(|name| name.to_str()).expect("a UTF-8 name");
+    let name = directory
+        .file_name()
+        .and_then(|name| name.to_str())
+        .expect("a UTF-8 name");
     assert!(
-        name.len() == 32 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        name.len() == 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "output directory {name} is 32 lowercase hex digits"
     );
     let files: Vec<String> = std::fs::read_dir(&directory)
         .expect("reading the output directory")
-        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     assert_eq!(files, ["00000"]);
     directory
@@ -74,14 +91,27 @@ pub(crate) fn read_table(directory: &Path) -> Table {
 /// Runs a one-off query into `out` and reads the result back.
 fn query(db: &TestDb, sql: &str) -> Table {
     let out = db.dir.join(&format!("out-{}", unique()));
-    stdout_of_success(&db.run(["run", "--uri", &db.url, "--query", sql, "--out", out.to_str().expect("UTF-8")]));
+    stdout_of_success(&db.run([
+        "run",
+        "--uri",
+        &db.url,
+        "--query",
+        sql,
+        "--out",
+        out.to_str().expect("UTF-8"),
+    ]));
     read_table(&only_output(&out))
 }
 
 /// Runs a task file into a fresh directory; returns the directory and the process output.
 fn run_task(db: &TestDb, task: &Path, inputs: &[&str]) -> (PathBuf, std::process::Output) {
     let out = db.dir.join(&format!("out-{}", unique()));
-    let mut args = vec!["run".to_owned(), task.display().to_string(), "--out".to_owned(), out.display().to_string()];
+    let mut args = vec![
+        "run".to_owned(),
+        task.display().to_string(),
+        "--out".to_owned(),
+        out.display().to_string(),
+    ];
     for input in inputs {
         args.push("--input".to_owned());
         args.push((*input).to_owned());
@@ -116,8 +146,12 @@ backend_test!(type_mapping, |db: &TestDb| {
     let table = db.table("types");
     let (create, insert, expected): (String, String, Vec<(&str, &str, &str)>) = match db.backend {
         Backend::Sqlite => (
-            format!("create table {table} (i bigint, u int unsigned, f real, d numeric(10,2), n numeric, t text, b boolean, dt date, tm time, ts timestamp, tz timestamptz, iv interval, bl blob, id uuid, j json)"),
-            format!("insert into {table} values (-42, 42, 1.5, 10.25, 3, 'héllo', 1, '2024-01-02', '03:04:05.5', '2024-01-02 03:04:05', '2024-01-02 05:04:05+02:00', 93784.5, x'00ff', '12345678-9abc-def0-0001-020304050607', '{{\"a\": 1}}')"),
+            format!(
+                "create table {table} (i bigint, u int unsigned, f real, d numeric(10,2), n numeric, t text, b boolean, dt date, tm time, ts timestamp, tz timestamptz, iv interval, bl blob, id uuid, j json)"
+            ),
+            format!(
+                "insert into {table} values (-42, 42, 1.5, 10.25, 3, 'héllo', 1, '2024-01-02', '03:04:05.5', '2024-01-02 03:04:05', '2024-01-02 05:04:05+02:00', 93784.5, x'00ff', '12345678-9abc-def0-0001-020304050607', '{{\"a\": 1}}')"
+            ),
             vec![
                 ("i", "Int64", "-42"),
                 ("u", "Int64", "42"),
@@ -137,8 +171,12 @@ backend_test!(type_mapping, |db: &TestDb| {
             ],
         ),
         Backend::Postgres => (
-            format!("create table {table} (s int2, i int4, b8 int8, o oid, f4 float4, f8 float8, d numeric(10,2), n numeric, t text, v varchar(10), b boolean, dt date, tm time, ts timestamp, tz timestamptz, iv interval, bl bytea, id uuid, j json, jb jsonb)"),
-            format!("insert into {table} values (-1, -2, -3, 4, 1.5, 2.5, 10.25, 3.5, 'héllo', 'v', true, '2024-01-02', '03:04:05.5', '2024-01-02 03:04:05', '2024-01-02 05:04:05+02', '1 day 02:03:04.5', '\\x00ff', '12345678-9abc-def0-0001-020304050607', '{{\"a\": 1}}', '{{\"a\": 1}}')"),
+            format!(
+                "create table {table} (s int2, i int4, b8 int8, o oid, f4 float4, f8 float8, d numeric(10,2), n numeric, t text, v varchar(10), b boolean, dt date, tm time, ts timestamp, tz timestamptz, iv interval, bl bytea, id uuid, j json, jb jsonb)"
+            ),
+            format!(
+                "insert into {table} values (-1, -2, -3, 4, 1.5, 2.5, 10.25, 3.5, 'héllo', 'v', true, '2024-01-02', '03:04:05.5', '2024-01-02 03:04:05', '2024-01-02 05:04:05+02', '1 day 02:03:04.5', '\\x00ff', '12345678-9abc-def0-0001-020304050607', '{{\"a\": 1}}', '{{\"a\": 1}}')"
+            ),
             vec![
                 ("s", "Int16", "-1"),
                 ("i", "Int32", "-2"),
@@ -163,8 +201,12 @@ backend_test!(type_mapping, |db: &TestDb| {
             ],
         ),
         Backend::Mysql => (
-            format!("create table {table} (ti tinyint, su smallint unsigned, i int, bu bigint unsigned, f float, d8 double, d decimal(10,2), t text, v varchar(10), b boolean, dt date, tm time(6), ts datetime(6), tz timestamp(6) null, bl varbinary(8), id uuid, j json)"),
-            format!("insert into {table} values (-1, 65535, -3, 18446744073709551615, 1.5, 2.5, 10.25, 'héllo', 'v', true, '2024-01-02', '03:04:05.5', '2024-01-02 03:04:05', '2024-01-02 03:04:05', x'00ff', '12345678-9abc-def0-0001-020304050607', '{{\"a\": 1}}')"),
+            format!(
+                "create table {table} (ti tinyint, su smallint unsigned, i int, bu bigint unsigned, f float, d8 double, d decimal(10,2), t text, v varchar(10), b boolean, dt date, tm time(6), ts datetime(6), tz timestamp(6) null, bl varbinary(8), id uuid, j json)"
+            ),
+            format!(
+                "insert into {table} values (-1, 65535, -3, 18446744073709551615, 1.5, 2.5, 10.25, 'héllo', 'v', true, '2024-01-02', '03:04:05.5', '2024-01-02 03:04:05', '2024-01-02 03:04:05', x'00ff', '12345678-9abc-def0-0001-020304050607', '{{\"a\": 1}}')"
+            ),
             vec![
                 ("ti", "Int8", "-1"),
                 ("su", "UInt16", "65535"),
@@ -192,25 +234,43 @@ backend_test!(type_mapping, |db: &TestDb| {
     let nulls = vec!["null"; expected.len()].join(", ");
     db.execute(&format!("insert into {table} values ({nulls})"));
     let order = expected.first().map(|(name, _, _)| *name).expect("columns");
-    let result = query(db, &format!("select * from {table} order by {order} is null, {order}"));
+    let result = query(
+        db,
+        &format!("select * from {table} order by {order} is null, {order}"),
+    );
     assert_columns(&result, &expected);
     assert_eq!(result.rows.len(), 2);
-    assert!(result.rows[1].iter().all(|value| value == "NULL"), "{:?}", result.rows[1]);
+    assert!(
+        result.rows[1].iter().all(|value| value == "NULL"),
+        "{:?}",
+        result.rows[1]
+    );
 });
 
 // The interval row on every backend: an interval or a number of seconds, read into a declared
 // duration column (MySQL has no interval type; its TIME reaches 838 hours).
-backend_test!(durations_read_into_declared_duration_columns, |db: &TestDb| {
-    let sql = match db.backend {
-        Backend::Sqlite => "select 93784.5 as d",
-        Backend::Postgres => "select interval '1 day 02:03:04.5' as d",
-        Backend::Mysql => "select cast('26:03:04.5' as time(6)) as d",
-    };
-    let task = db.task_file("duration", sql, "kind = \"schema\"\n[[output.columns]]\nname = \"d\"\ntype = \"duration\"", "");
-    let (out, output) = run_task(db, &task, &[]);
-    stdout_of_success(&output);
-    assert_columns(&read_table(&only_output(&out)), &[("d", "Duration(µs)", "93784.5s")]);
-});
+backend_test!(
+    durations_read_into_declared_duration_columns,
+    |db: &TestDb| {
+        let sql = match db.backend {
+            Backend::Sqlite => "select 93784.5 as d",
+            Backend::Postgres => "select interval '1 day 02:03:04.5' as d",
+            Backend::Mysql => "select cast('26:03:04.5' as time(6)) as d",
+        };
+        let task = db.task_file(
+            "duration",
+            sql,
+            "kind = \"schema\"\n[[output.columns]]\nname = \"d\"\ntype = \"duration\"",
+            "",
+        );
+        let (out, output) = run_task(db, &task, &[]);
+        stdout_of_success(&output);
+        assert_columns(
+            &read_table(&only_output(&out)),
+            &[("d", "Duration(µs)", "93784.5s")],
+        );
+    }
+);
 
 // An unknown database type is an error that suggests a cast (SQLite: a column mixing blobs and
 // numbers, which no single type holds).
@@ -221,52 +281,105 @@ backend_test!(unmappable_types_suggest_a_cast, |db: &TestDb| {
         Backend::Mysql => "select point(1, 2) as v",
     };
     let out = db.dir.join("out");
-    let output = db.run(["run", "--uri", &db.url, "--query", sql, "--out", out.to_str().expect("UTF-8")]);
+    let output = db.run([
+        "run",
+        "--uri",
+        &db.url,
+        "--query",
+        sql,
+        "--out",
+        out.to_str().expect("UTF-8"),
+    ]);
     let stderr = stderr_of_failure(&output, 2);
-    assert!(stderr.contains("column `v`") && stderr.contains("cast"), "{stderr}");
+    assert!(
+        stderr.contains("column `v`") && stderr.contains("cast"),
+        "{stderr}"
+    );
     assert_no_output(&out);
 });
 
 fn assert_no_output(out: &Path) {
     let leftovers: Vec<_> = std::fs::read_dir(out)
-        .map(|entries| entries.map(|entry| entry.expect("an entry").path()).collect())
+        .map(|entries| {
+            entries
+                .map(|entry| entry.expect("an entry").path())
+                .collect()
+        })
         .unwrap_or_default();
-    assert!(leftovers.is_empty(), "no output, complete or partial: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "no output, complete or partial: {leftovers:?}"
+    );
 }
 
 // An empty result still has its columns and their types.
 backend_test!(empty_results_are_typed, |db: &TestDb| {
     let table = db.table("empty");
-    db.execute(&format!("create table {table} (id bigint, name varchar(20), price decimal(8,3))"));
-    let result = query(db, &format!("select id, name, price from {table} where id < 0"));
-    assert_eq!(result.schema, ["id: Int64", "name: Utf8", "price: Decimal128(8, 3)"]);
+    db.execute(&format!(
+        "create table {table} (id bigint, name varchar(20), price decimal(8,3))"
+    ));
+    let result = query(
+        db,
+        &format!("select id, name, price from {table} where id < 0"),
+    );
+    assert_eq!(
+        result.schema,
+        ["id: Int64", "name: Utf8", "price: Decimal128(8, 3)"]
+    );
     assert!(result.rows.is_empty());
 });
 
 // Declared columns: the declared order and types, safe widenings, and errors naming the column.
 backend_test!(declared_columns_are_enforced, |db: &TestDb| {
     let table = db.table("declared");
-    db.execute(&format!("create table {table} (small smallint, name varchar(20), flag smallint)"));
+    db.execute(&format!(
+        "create table {table} (small smallint, name varchar(20), flag smallint)"
+    ));
     db.execute(&format!("insert into {table} values (7, 'seven', 1)"));
     let columns = "kind = \"schema\"\n[[output.columns]]\nname = \"name\"\ntype = \"string\"\n[[output.columns]]\nname = \"small\"\ntype = \"float\"\n[[output.columns]]\nname = \"flag\"\ntype = \"boolean\"";
-    let task = db.task_file("declared", &format!("select small, name, flag from {table}"), columns, "");
+    let task = db.task_file(
+        "declared",
+        &format!("select small, name, flag from {table}"),
+        columns,
+        "",
+    );
     let (out, output) = run_task(db, &task, &[]);
     stdout_of_success(&output);
     assert_columns(
         &read_table(&only_output(&out)),
-        &[("name", "Utf8", "seven"), ("small", "Float64", "7"), ("flag", "Boolean", "true")],
+        &[
+            ("name", "Utf8", "seven"),
+            ("small", "Float64", "7"),
+            ("flag", "Boolean", "true"),
+        ],
     );
 
-    let missing = db.task_file("missing", &format!("select small from {table}"), columns, "");
+    let missing = db.task_file(
+        "missing",
+        &format!("select small from {table}"),
+        columns,
+        "",
+    );
     let (out, output) = run_task(db, &missing, &[]);
     let stderr = stderr_of_failure(&output, 2);
-    assert!(stderr.contains("declared output column `name` is not in the result"), "{stderr}");
+    assert!(
+        stderr.contains("declared output column `name` is not in the result"),
+        "{stderr}"
+    );
     assert_no_output(&out);
 
-    let extra = db.task_file("extra", &format!("select small, name, flag, 1 as surplus from {table}"), columns, "");
+    let extra = db.task_file(
+        "extra",
+        &format!("select small, name, flag, 1 as surplus from {table}"),
+        columns,
+        "",
+    );
     let (_, output) = run_task(db, &extra, &[]);
     let stderr = stderr_of_failure(&output, 2);
-    assert!(stderr.contains("column `surplus`, which is not among the declared output columns"), "{stderr}");
+    assert!(
+        stderr.contains("column `surplus`, which is not among the declared output columns"),
+        "{stderr}"
+    );
 
     let unconvertible = db.task_file(
         "unconvertible",
@@ -276,15 +389,27 @@ backend_test!(declared_columns_are_enforced, |db: &TestDb| {
     );
     let (_, output) = run_task(db, &unconvertible, &[]);
     let stderr = stderr_of_failure(&output, 2);
-    assert!(stderr.contains("column `name`, row 1: text \"seven\" does not convert"), "{stderr}");
+    assert!(
+        stderr.contains("column `name`, row 1: text \"seven\" does not convert"),
+        "{stderr}"
+    );
 });
 
 // Safe mode: every input travels as a typed bind, so quotes and SQL in a value stay data.
 backend_test!(safe_mode_binds_typed_values, |db: &TestDb| {
     let inputs = "[[inputs]]\nname = \"i\"\ntype = \"integer\"\n[[inputs]]\nname = \"f\"\ntype = \"float\"\n[[inputs]]\nname = \"s\"\ntype = \"string\"\n[[inputs]]\nname = \"b\"\ntype = \"boolean\"\n[[inputs]]\nname = \"ts\"\ntype = \"datetime\"\n[[inputs]]\nname = \"td\"\ntype = \"duration\"\n";
     let mut columns = "kind = \"structured_dataset\"".to_owned();
-    for (name, ty) in [("i", "integer"), ("f", "float"), ("s", "string"), ("b", "boolean"), ("ts", "datetime"), ("td", "duration")] {
-        columns.push_str(&format!("\n[[output.columns]]\nname = \"{name}\"\ntype = \"{ty}\""));
+    for (name, ty) in [
+        ("i", "integer"),
+        ("f", "float"),
+        ("s", "string"),
+        ("b", "boolean"),
+        ("ts", "datetime"),
+        ("td", "duration"),
+    ] {
+        columns.push_str(&format!(
+            "\n[[output.columns]]\nname = \"{name}\"\ntype = \"{ty}\""
+        ));
     }
     let task = db.task_file(
         "binds",
@@ -295,7 +420,14 @@ backend_test!(safe_mode_binds_typed_values, |db: &TestDb| {
     let (out, output) = run_task(
         db,
         &task,
-        &["i=42", "f=2.5", "s=it's'; drop table x; --", "b=true", "ts=2024-01-02T03:04:05.123456Z", "td=93784.5s"],
+        &[
+            "i=42",
+            "f=2.5",
+            "s=it's'; drop table x; --",
+            "b=true",
+            "ts=2024-01-02T03:04:05.123456Z",
+            "td=93784.5s",
+        ],
     );
     stdout_of_success(&output);
     assert_columns(
@@ -305,7 +437,11 @@ backend_test!(safe_mode_binds_typed_values, |db: &TestDb| {
             ("f", "Float64", "2.5"),
             ("s", "Utf8", "it's'; drop table x; --"),
             ("b", "Boolean", "true"),
-            ("ts", "Timestamp(µs, \"UTC\")", "2024-01-02 03:04:05.123456Z"),
+            (
+                "ts",
+                "Timestamp(µs, \"UTC\")",
+                "2024-01-02 03:04:05.123456Z",
+            ),
             ("td", "Duration(µs)", "93784.5s"),
         ],
     );
@@ -313,34 +449,57 @@ backend_test!(safe_mode_binds_typed_values, |db: &TestDb| {
 
 // Statements without output run in a transaction and report the rows they changed; a failing
 // statement changes nothing.
-backend_test!(statements_report_rows_affected_and_roll_back, |db: &TestDb| {
-    let table = db.table("changes");
-    db.execute(&format!("create table {table} (id int primary key, name varchar(10))"));
-    let output = db.try_execute(&format!("insert into {table} values (1, 'a'), (2, 'b'), (3, 'c')"));
-    assert!(stdout_of_success(&output).starts_with("3 rows affected"), "{output:?}");
-    let output = db.try_execute(&format!("insert into {table} values (4, 'd'), (1, 'again')"));
-    let stderr = stderr_of_failure(&output, 2);
-    assert!(stderr.contains("statement failed"), "{stderr}");
-    let result = query(db, &format!("select count(*) as n from {table}"));
-    assert_eq!(result.rows, [["3"]]);
-});
+backend_test!(
+    statements_report_rows_affected_and_roll_back,
+    |db: &TestDb| {
+        let table = db.table("changes");
+        db.execute(&format!(
+            "create table {table} (id int primary key, name varchar(10))"
+        ));
+        let output = db.try_execute(&format!(
+            "insert into {table} values (1, 'a'), (2, 'b'), (3, 'c')"
+        ));
+        assert!(
+            stdout_of_success(&output).starts_with("3 rows affected"),
+            "{output:?}"
+        );
+        let output = db.try_execute(&format!(
+            "insert into {table} values (4, 'd'), (1, 'again')"
+        ));
+        let stderr = stderr_of_failure(&output, 2);
+        assert!(stderr.contains("statement failed"), "{stderr}");
+        let result = query(db, &format!("select count(*) as n from {table}"));
+        assert_eq!(result.rows, [["3"]]);
+    }
+);
 
 // A value that fails after several batches were written leaves no output behind.
-backend_test!(a_failure_mid_stream_leaves_no_partial_output, |db: &TestDb| {
-    let sql = format!(
-        "select case when n = 20000 then 'oops' else cast(n as char(10)) end as v from ({}) s order by n",
-        numbers(20_000)
-    );
-    let task = db.task_file("midstream", &sql, "kind = \"schema\"\n[[output.columns]]\nname = \"v\"\ntype = \"integer\"", "");
-    let (out, output) = run_task(db, &task, &[]);
-    let stderr = stderr_of_failure(&output, 2);
-    assert!(stderr.contains("column `v`, row 20000"), "{stderr}");
-    assert_no_output(&out);
-});
+backend_test!(
+    a_failure_mid_stream_leaves_no_partial_output,
+    |db: &TestDb| {
+        let sql = format!(
+            "select case when n = 20000 then 'oops' else cast(n as char(10)) end as v from ({}) s order by n",
+            numbers(20_000)
+        );
+        let task = db.task_file(
+            "midstream",
+            &sql,
+            "kind = \"schema\"\n[[output.columns]]\nname = \"v\"\ntype = \"integer\"",
+            "",
+        );
+        let (out, output) = run_task(db, &task, &[]);
+        let stderr = stderr_of_failure(&output, 2);
+        assert!(stderr.contains("column `v`, row 20000"), "{stderr}");
+        assert_no_output(&out);
+    }
+);
 
 // Many rows stream through several batches and come back complete and in order.
 backend_test!(large_results_stream_in_batches, |db: &TestDb| {
-    let result = query(db, &format!("select n from ({}) s order by n", numbers(50_000)));
+    let result = query(
+        db,
+        &format!("select n from ({}) s order by n", numbers(50_000)),
+    );
     assert_eq!(result.rows.len(), 50_000);
     assert_eq!(result.rows[0], ["1"]);
     assert_eq!(result.rows[49_999], ["50000"]);
@@ -361,19 +520,38 @@ fn numbers(count: u32) -> String {
 // SQL errors are user errors (exit 2) with the database's message, and write nothing.
 backend_test!(sql_errors_are_reported_without_output, |db: &TestDb| {
     let out = db.dir.join("out");
-    let output = db.run(["run", "--uri", &db.url, "--query", "select * from no_such_table_anywhere", "--out", out.to_str().expect("UTF-8")]);
+    let output = db.run([
+        "run",
+        "--uri",
+        &db.url,
+        "--query",
+        "select * from no_such_table_anywhere",
+        "--out",
+        out.to_str().expect("UTF-8"),
+    ]);
     let stderr = stderr_of_failure(&output, 2);
-    assert!(stderr.contains("query failed") && stderr.contains("no_such_table_anywhere"), "{stderr}");
+    assert!(
+        stderr.contains("query failed") && stderr.contains("no_such_table_anywhere"),
+        "{stderr}"
+    );
     assert_no_output(&out);
 });
 
 #[test]
 fn the_shipped_example_runs_from_the_repository_root() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root");
     let out = tempfile::tempdir().expect("a temporary directory");
     let output = std::process::Command::new(flyte_sql_tests::flyte_sql_binary())
         .current_dir(root)
-        .args(["run", "examples/longest_tracks.toml", "--input", "limit=3", "--out"])
+        .args([
+            "run",
+            "examples/longest_tracks.toml",
+            "--input",
+            "limit=3",
+            "--out",
+        ])
         .arg(out.path())
         .output()
         .expect("running flyte-sql");
@@ -399,7 +577,10 @@ fn the_shipped_example_runs_from_the_repository_root() {
 #[test]
 fn a_missing_sqlite_file_is_reported_not_created() {
     let dir = flyte_sql_tests::TestDir::new("missing-sqlite");
-    let output = flyte_sql_tests::run(&dir, ["run", "--uri", "sqlite:///nope.db", "--query", "select 1"]);
+    let output = flyte_sql_tests::run(
+        &dir,
+        ["run", "--uri", "sqlite:///nope.db", "--query", "select 1"],
+    );
     let stderr = stderr_of_failure(&output, 2);
     assert!(stderr.contains("no database file at `nope.db`"), "{stderr}");
     assert!(!dir.join("nope.db").exists());
@@ -410,7 +591,13 @@ fn passwords_never_appear_in_errors() {
     let dir = flyte_sql_tests::TestDir::new("password-redaction");
     let output = flyte_sql_tests::run(
         &dir,
-        ["run", "--uri", "postgresql://user:hunter2@127.0.0.1:1/db", "--query", "select 1"],
+        [
+            "run",
+            "--uri",
+            "postgresql://user:hunter2@127.0.0.1:1/db",
+            "--query",
+            "select 1",
+        ],
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());

@@ -167,7 +167,16 @@ impl TestDb {
                         std::env::var(REQUIRE_ALL_VARIABLE).as_deref() != Ok("1"),
                         "{variable} is not set but {REQUIRE_ALL_VARIABLE}=1 requires every backend"
                     );
-                    eprintln!("skipping {name} on {}: set {variable} to run it", backend.name());
+                    // A skipped backend must show in the test output: written to the process's
+                    // stderr directly, which the test harness does not capture.
+                    let _ = std::io::Write::write_all(
+                        &mut std::io::stderr(),
+                        format!(
+                            "skipping {name} on {}: set {variable} to run it\n",
+                            backend.name()
+                        )
+                        .as_bytes(),
+                    );
                     return None;
                 }
             },
@@ -212,7 +221,8 @@ impl TestDb {
             toml_string(query),
             toml_string(&self.url),
         );
-        self.dir.write(&format!("{name}_{}.toml", unique_number()), &text)
+        self.dir
+            .write(&format!("{name}_{}.toml", unique_number()), &text)
     }
 
     /// Runs `flyte-sql` in the test's directory.
@@ -291,7 +301,8 @@ macro_rules! backend_test {
 
             #[test]
             fn postgres() {
-                if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres, stringify!($name)) {
+                if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres, stringify!($name))
+                {
                     body(&db);
                 }
             }

@@ -89,7 +89,11 @@ impl BatchBuilder {
 
     /// Takes the rows built so far as a batch and starts a new one.
     pub(crate) fn finish(&mut self) -> Result<RecordBatch> {
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect();
         self.rows_before_batch += self.rows_in_batch as u64;
         let rows = self.rows_in_batch;
         self.rows_in_batch = 0;
@@ -150,8 +154,7 @@ impl ColumnBuilder {
             ColumnType::Float32 => ColumnBuilder::Float32(Float32Builder::with_capacity(capacity)),
             ColumnType::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(capacity)),
             ColumnType::Decimal { precision, scale } => ColumnBuilder::Decimal(
-                Decimal128Builder::with_capacity(capacity)
-                    .with_data_type(ty.arrow_type()),
+                Decimal128Builder::with_capacity(capacity).with_data_type(ty.arrow_type()),
                 precision,
                 scale,
             ),
@@ -162,7 +165,9 @@ impl ColumnBuilder {
                 ColumnBuilder::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16))
             }
             ColumnType::Date => ColumnBuilder::Date(Date32Builder::with_capacity(capacity)),
-            ColumnType::Time => ColumnBuilder::Time(Time64MicrosecondBuilder::with_capacity(capacity)),
+            ColumnType::Time => {
+                ColumnBuilder::Time(Time64MicrosecondBuilder::with_capacity(capacity))
+            }
             ColumnType::Timestamp => {
                 ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity))
             }
@@ -348,8 +353,9 @@ fn append_text(builder: &mut StringBuilder, datum: Datum<'_>) -> Result<(), Prob
     match datum {
         Datum::Text(text) => builder.append_value(text),
         Datum::Bytes(bytes) => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| format!("{} are not UTF-8 text and do not convert", datum.describe()))?;
+            let text = std::str::from_utf8(bytes).map_err(|_| {
+                format!("{} are not UTF-8 text and do not convert", datum.describe())
+            })?;
             builder.append_value(text);
         }
         Datum::Int(value) => builder.append_value(value.to_string()),
@@ -457,12 +463,34 @@ mod tests {
 
     #[test]
     fn safe_widenings_are_applied() {
-        let array = build(ColumnType::Int64, &[Datum::Int(1), Datum::UInt(2), Datum::Bool(true), Datum::Float(4.0), Datum::Null])
-            .expect("integers widen");
+        let array = build(
+            ColumnType::Int64,
+            &[
+                Datum::Int(1),
+                Datum::UInt(2),
+                Datum::Bool(true),
+                Datum::Float(4.0),
+                Datum::Null,
+            ],
+        )
+        .expect("integers widen");
         assert_eq!(array.len(), 5);
         assert_eq!(array.null_count(), 1);
-        let floats = build(ColumnType::Float64, &[Datum::Int(1), Datum::Decimal { unscaled: 1025, scale: 2 }]).expect("numbers widen to float");
-        let floats = floats.as_any().downcast_ref::<arrow_array::Float64Array>().expect("float64");
+        let floats = build(
+            ColumnType::Float64,
+            &[
+                Datum::Int(1),
+                Datum::Decimal {
+                    unscaled: 1025,
+                    scale: 2,
+                },
+            ],
+        )
+        .expect("numbers widen to float");
+        let floats = floats
+            .as_any()
+            .downcast_ref::<arrow_array::Float64Array>()
+            .expect("float64");
         assert_eq!(floats.values().to_vec(), [1.0, 10.25]);
     }
 
@@ -474,7 +502,10 @@ mod tests {
             "column `c`, row 2: text \"abc\" does not convert for a column of type int64: cast the value in the query or declare the column with a matching type"
         );
         let error = build(ColumnType::Int8, &[Datum::Int(300)]).unwrap_err();
-        assert!(error.to_string().contains("integer 300 is out of range"), "{error}");
+        assert!(
+            error.to_string().contains("integer 300 is out of range"),
+            "{error}"
+        );
         let error = build(ColumnType::UInt64, &[Datum::Int(-1)]).unwrap_err();
         assert!(error.to_string().contains("out of range"), "{error}");
     }
@@ -482,14 +513,27 @@ mod tests {
     #[test]
     fn decimals_keep_precision_and_scale() {
         let array = build(
-            ColumnType::Decimal { precision: 10, scale: 2 },
+            ColumnType::Decimal {
+                precision: 10,
+                scale: 2,
+            },
             &[Datum::Float(10.25), Datum::Int(3), Datum::Text("-0.5")],
         )
         .expect("decimals convert");
-        let array = array.as_any().downcast_ref::<arrow_array::Decimal128Array>().expect("decimal");
+        let array = array
+            .as_any()
+            .downcast_ref::<arrow_array::Decimal128Array>()
+            .expect("decimal");
         assert_eq!(array.values().to_vec(), [1025, 300, -50]);
         assert_eq!(array.precision(), 10);
-        let error = build(ColumnType::Decimal { precision: 3, scale: 2 }, &[Datum::Int(10)]).unwrap_err();
+        let error = build(
+            ColumnType::Decimal {
+                precision: 3,
+                scale: 2,
+            },
+            &[Datum::Int(10)],
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("out of range"), "{error}");
     }
 }

@@ -153,13 +153,19 @@ pub(crate) fn parse_decimal(text: &str) -> Option<(i128, u8)> {
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
-    if !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+    if !whole
+        .bytes()
+        .chain(fraction.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let scale = u8::try_from(fraction.len()).ok()?;
     let mut unscaled: i128 = 0;
     for b in whole.bytes().chain(fraction.bytes()) {
-        unscaled = unscaled.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+        unscaled = unscaled
+            .checked_mul(10)?
+            .checked_add(i128::from(b - b'0'))?;
     }
     Some((if negative { -unscaled } else { unscaled }, scale))
 }
@@ -197,12 +203,22 @@ pub(crate) fn parse_timestamp_text(text: &str) -> Option<i64> {
         }
         None => text,
     };
-    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M%#z", "%Y-%m-%dT%H:%M%#z"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M%#z",
+        "%Y-%m-%dT%H:%M%#z",
+    ] {
         if let Ok(parsed) = DateTime::parse_from_str(text, format) {
             return Some(parsed.timestamp_micros());
         }
     }
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(parsed) = NaiveDateTime::parse_from_str(text, format) {
             return Some(parsed.and_utc().timestamp_micros());
         }
@@ -273,7 +289,10 @@ pub(crate) fn parse_duration_text(text: &str) -> Option<i64> {
     }
     let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
     let whole: i64 = whole.parse().ok()?;
-    if !(0..60).contains(&whole) || fraction.len() > 6 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    if !(0..60).contains(&whole)
+        || fraction.len() > 6
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let fraction_micros: i64 = if fraction.is_empty() {
@@ -282,7 +301,11 @@ pub(crate) fn parse_duration_text(text: &str) -> Option<i64> {
         format!("{fraction:0<6}").parse().ok()?
     };
     let clock_micros = ((hours * 60 + minutes) * 60 + whole) * MICROS_PER_SECOND + fraction_micros;
-    let clock_micros = if negative { -clock_micros } else { clock_micros };
+    let clock_micros = if negative {
+        -clock_micros
+    } else {
+        clock_micros
+    };
     days.checked_mul(MICROS_PER_DAY)?.checked_add(clock_micros)
 }
 
@@ -300,7 +323,7 @@ pub(crate) fn parse_bool_text(text: &str) -> Option<bool> {
 pub(crate) fn float_to_i64(value: f64) -> Option<i64> {
     // 2^63 as f64 is exact; anything at or above it does not fit.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if value.fract() == 0.0 && value >= -LIMIT && value < LIMIT {
+    if value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value) {
         #[allow(clippy::cast_possible_truncation)]
         Some(value as i64)
     } else {
@@ -335,14 +358,20 @@ mod tests {
             Some(base + 123_456)
         );
         assert_eq!(parse_timestamp_text("2024-01-02 04:04:05+01"), Some(base));
-        assert_eq!(parse_timestamp_text("2024-01-02"), Some(base - 11_045_000_000));
+        assert_eq!(
+            parse_timestamp_text("2024-01-02"),
+            Some(base - 11_045_000_000)
+        );
         assert_eq!(parse_timestamp_text("yesterday"), None);
         assert_eq!(julian_day_to_micros(2_440_587.5), Some(0));
     }
 
     #[test]
     fn durations_parse_in_python_proto_and_clock_forms() {
-        assert_eq!(parse_duration_text("1 day, 2:03:04.500000"), Some(93_784_500_000));
+        assert_eq!(
+            parse_duration_text("1 day, 2:03:04.500000"),
+            Some(93_784_500_000)
+        );
         assert_eq!(parse_duration_text("-1 day, 23:59:59"), Some(-1_000_000));
         assert_eq!(parse_duration_text("93784.5s"), Some(93_784_500_000));
         assert_eq!(parse_duration_text("26:03:04"), Some(93_784_000_000));

@@ -59,8 +59,10 @@ fn value_to_text(array: &dyn Array, row: usize) -> String {
         }
         DataType::Time64(TimeUnit::Microsecond) => {
             let micros = array.as_primitive::<Time64MicrosecondType>().value(row);
-            chrono::DateTime::from_timestamp_micros(micros)
-                .map_or_else(|| micros.to_string(), |at| at.format("%H:%M:%S%.f").to_string())
+            chrono::DateTime::from_timestamp_micros(micros).map_or_else(
+                || micros.to_string(),
+                |at| at.format("%H:%M:%S%.f").to_string(),
+            )
         }
         DataType::Timestamp(TimeUnit::Microsecond, zone) => {
             let micros = array.as_primitive::<TimestampMicrosecondType>().value(row);

@@ -297,7 +297,10 @@ mod tests {
                 "canceling statement due to statement timeout",
                 DatabaseFailure::Timeout,
             ),
-            ("MySQL server has gone away", DatabaseFailure::ConnectionLost),
+            (
+                "MySQL server has gone away",
+                DatabaseFailure::ConnectionLost,
+            ),
             ("no such table: tracks", DatabaseFailure::Other),
         ];
         for (message, expected) in cases {

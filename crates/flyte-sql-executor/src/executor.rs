@@ -116,7 +116,11 @@ impl Executor {
     ///
     /// The first connection is opened at once, so a wrong URI, password or server fails here
     /// with the database's own message.
-    pub fn connect(uri: &DatabaseUri, options: ConnectOptions, pool: &PoolOptions) -> Result<Executor> {
+    pub fn connect(
+        uri: &DatabaseUri,
+        options: ConnectOptions,
+        pool: &PoolOptions,
+    ) -> Result<Executor> {
         let settings = ConnectSettings::new(uri, options);
         let started = Instant::now();
         let first = settings.establish()?;
@@ -163,12 +167,14 @@ impl Executor {
         options: &RunOptions,
         progress: &mut dyn Progress,
     ) -> Result<RunReport> {
-        let rendered = flyte_sql_template::render(task.query(), task.interpolation(), self.dialect(), inputs)?;
+        let rendered =
+            flyte_sql_template::render(task.query(), task.interpolation(), self.dialect(), inputs)?;
         let warnings: Vec<String> = rendered.warnings.iter().map(ToString::to_string).collect();
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
-        let mut report = self.run_statement(&rendered.statement, task.output(), options, progress)?;
+        let mut report =
+            self.run_statement(&rendered.statement, task.output(), options, progress)?;
         report.warnings = warnings;
         Ok(report)
     }
@@ -183,14 +189,23 @@ impl Executor {
     ) -> Result<RunReport> {
         let mut connection = self.pool.get().map_err(|source| Error::Pool { source })?;
         let started = Instant::now();
-        tracing::info!(backend = self.backend.name(), binds = statement.binds.len(), "running query");
+        tracing::info!(
+            backend = self.backend.name(),
+            binds = statement.binds.len(),
+            "running query"
+        );
         let output = match output {
             Output::None => RunOutput::Statement {
                 rows_affected: self.execute(&mut connection, statement)?,
             },
-            Output::Table(table) => {
-                RunOutput::Table(self.extract(&mut connection, statement, table.columns.as_deref(), options, progress, started)?)
-            }
+            Output::Table(table) => RunOutput::Table(self.extract(
+                &mut connection,
+                statement,
+                table.columns.as_deref(),
+                options,
+                progress,
+                started,
+            )?),
         };
         Ok(RunReport {
             output,
@@ -240,29 +255,40 @@ impl Executor {
             parquet: options.parquet.clone(),
             batch_rows,
             preview_rows: options.preview_rows,
-            deadline: self.settings.statement_timeout().map(|timeout| (started, timeout)),
+            deadline: self
+                .settings
+                .statement_timeout()
+                .map(|timeout| (started, timeout)),
         };
         let sink = RowSink::new(settings, declared, described)?;
         let mut on_row = |rows: u64| {
-            if rows % batch_rows as u64 == 0 {
+            if rows.is_multiple_of(batch_rows as u64) {
                 progress.rows(rows);
             }
         };
         let (sink, loaded) = match connection {
             #[cfg(feature = "sqlite")]
-            AnyConnection::Sqlite(connection) => crate::sqlite::stream(connection, statement, sink, &mut on_row),
+            AnyConnection::Sqlite(connection) => {
+                crate::sqlite::stream(connection, statement, sink, &mut on_row)
+            }
             #[cfg(feature = "postgres")]
             AnyConnection::Postgres(connection) => {
                 crate::postgres::stream(connection, statement, sink, &mut on_row)
             }
             #[cfg(feature = "mysql")]
-            AnyConnection::Mysql(session) => crate::mysql::stream(session, statement, sink, &mut on_row),
+            AnyConnection::Mysql(session) => {
+                crate::mysql::stream(session, statement, sink, &mut on_row)
+            }
         };
         // On failure the sink is dropped here, and with it the partial output.
         loaded?;
         let streamed = sink.finish()?;
         progress.rows(streamed.rows);
-        tracing::info!(rows = streamed.rows, bytes = streamed.location.bytes, "result written");
+        tracing::info!(
+            rows = streamed.rows,
+            bytes = streamed.location.bytes,
+            "result written"
+        );
         Ok(TableResult {
             location: streamed.location,
             columns: streamed.columns,

@@ -64,6 +64,15 @@
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The value model serves every backend; with only some of them compiled in, parts of it (a
+// decoder's `Datum` variant, a describe hint) have no user, which is expected.
+#![cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("flyte-sql-executor needs a backend: enable the feature sqlite, postgres or mysql");
 
 mod builder;
 mod connection;

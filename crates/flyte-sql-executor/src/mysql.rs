@@ -9,6 +9,7 @@
 use std::sync::mpsc;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use diesel::RunQueryDsl;
 use diesel::connection::{Connection, DefaultLoadingMode, SimpleConnection};
 use diesel::deserialize::{FromSql, QueryableByName};
 use diesel::mysql::data_types::MysqlTime;
@@ -16,7 +17,6 @@ use diesel::mysql::{Mysql, MysqlConnection, MysqlType, MysqlValue};
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::row::{Field, NamedRow, Row};
 use diesel::sql_types::{BigInt, Bool, Datetime, Double, Nullable, Text};
-use diesel::RunQueryDsl;
 use flyte_sql_config::{MysqlOptions, MysqlSslMode};
 use flyte_sql_model::{PrimitiveType, Value};
 use flyte_sql_template::Statement;
@@ -36,9 +36,15 @@ pub(crate) struct MysqlSession {
 /// Connects (within the connect timeout), then puts the session in UTC and applies the
 /// statement timeout, `sql_mode` and `init_command`.
 pub(crate) fn connect(options: &MysqlOptions, redacted_uri: &str) -> Result<MysqlSession> {
-    for (name, value) in [("read_timeout", options.read_timeout), ("write_timeout", options.write_timeout)] {
+    for (name, value) in [
+        ("read_timeout", options.read_timeout),
+        ("write_timeout", options.write_timeout),
+    ] {
         if value.is_some() {
-            tracing::warn!(connect_arg = name, "diesel's MySQL client cannot set this timeout; it is ignored (the statement timeout still applies)");
+            tracing::warn!(
+                connect_arg = name,
+                "diesel's MySQL client cannot set this timeout; it is ignored (the statement timeout still applies)"
+            );
         }
     }
     if let Some(charset) = &options.charset
@@ -47,7 +53,9 @@ pub(crate) fn connect(options: &MysqlOptions, redacted_uri: &str) -> Result<Mysq
     {
         return Err(Error::ConnectArg {
             name: "charset".to_owned(),
-            problem: format!("is `{charset}`, but flyte-sql reads MySQL text as UTF-8: use utf8mb4"),
+            problem: format!(
+                "is `{charset}`, but flyte-sql reads MySQL text as UTF-8: use utf8mb4"
+            ),
         });
     }
     let url = connection_url(options);
@@ -63,7 +71,8 @@ pub(crate) fn connect(options: &MysqlOptions, redacted_uri: &str) -> Result<Mysq
         Ok(Err(error)) => {
             let message = error.to_string();
             let lower = message.to_ascii_lowercase();
-            let transient = !(lower.contains("access denied") || lower.contains("unknown database"));
+            let transient =
+                !(lower.contains("access denied") || lower.contains("unknown database"));
             return Err(Error::Connect {
                 uri: redacted_uri.to_owned(),
                 message: message.trim().to_owned(),
@@ -81,7 +90,10 @@ pub(crate) fn connect(options: &MysqlOptions, redacted_uri: &str) -> Result<Mysq
     if let Some(timeout) = options.statement_timeout {
         let mariadb = server_version(&mut connection)?.contains("MariaDB");
         setup.push_str(&if mariadb {
-            format!("SET SESSION max_statement_time = {};", timeout.as_secs_f64())
+            format!(
+                "SET SESSION max_statement_time = {};",
+                timeout.as_secs_f64()
+            )
         } else {
             format!("SET SESSION max_execution_time = {};", timeout.as_millis())
         });
@@ -210,14 +222,16 @@ fn ne_bytes<const N: usize>(bytes: &[u8]) -> Result<[u8; N], String> {
 }
 
 fn time_value(value: &MysqlValue<'_>) -> Result<MysqlTime, String> {
-    <MysqlTime as FromSql<Datetime, Mysql>>::from_sql(value.clone()).map_err(|error| error.to_string())
+    <MysqlTime as FromSql<Datetime, Mysql>>::from_sql(value.clone())
+        .map_err(|error| error.to_string())
 }
 
 fn naive_datetime(time: &MysqlTime) -> Result<NaiveDateTime, String> {
     let date = NaiveDate::from_ymd_opt(time.year as i32, time.month, time.day)
         .ok_or_else(|| format!("{}-{:02}-{:02} is not a valid date (zero dates have no Arrow value: filter them out)", time.year, time.month, time.day))?;
-    let clock = NaiveTime::from_hms_micro_opt(time.hour, time.minute, time.second, time.second_part as u32)
-        .ok_or_else(|| "invalid time of day".to_owned())?;
+    let clock =
+        NaiveTime::from_hms_micro_opt(time.hour, time.minute, time.second, time.second_part as u32)
+            .ok_or_else(|| "invalid time of day".to_owned())?;
     Ok(date.and_time(clock))
 }
 
@@ -239,7 +253,11 @@ fn decode<'v>(value: &MysqlValue<'v>) -> Result<Datum<'v>, String> {
             let text = std::str::from_utf8(bytes).map_err(|error| error.to_string())?;
             match datum::parse_decimal(text) {
                 Some((unscaled, scale)) => Datum::Decimal { unscaled, scale },
-                None => return Err(format!("decimal {text} does not fit 128 bits: cast it to double")),
+                None => {
+                    return Err(format!(
+                        "decimal {text} does not fit 128 bits: cast it to double"
+                    ));
+                }
             }
         }
         MysqlType::Date => {
@@ -256,25 +274,37 @@ fn decode<'v>(value: &MysqlValue<'v>) -> Result<Datum<'v>, String> {
                 + time.second_part as i64;
             Datum::Duration(if time.neg { -micros } else { micros })
         }
-        MysqlType::DateTime => {
-            Datum::Timestamp(naive_datetime(&time_value(value)?)?.and_utc().timestamp_micros())
-        }
+        MysqlType::DateTime => Datum::Timestamp(
+            naive_datetime(&time_value(value)?)?
+                .and_utc()
+                .timestamp_micros(),
+        ),
         // The session time zone is UTC, so TIMESTAMP values arrive in UTC.
-        MysqlType::Timestamp => {
-            Datum::TimestampUtc(naive_datetime(&time_value(value)?)?.and_utc().timestamp_micros())
-        }
+        MysqlType::Timestamp => Datum::TimestampUtc(
+            naive_datetime(&time_value(value)?)?
+                .and_utc()
+                .timestamp_micros(),
+        ),
         MysqlType::Bit => {
             if bytes.len() > 8 {
                 return Err("bit values wider than 64 bits have no Arrow value".to_owned());
             }
-            Datum::UInt(bytes.iter().fold(0_u64, |value, byte| (value << 8) | u64::from(*byte)))
+            Datum::UInt(
+                bytes
+                    .iter()
+                    .fold(0_u64, |value, byte| (value << 8) | u64::from(*byte)),
+            )
         }
         MysqlType::String | MysqlType::Enum | MysqlType::Set => match std::str::from_utf8(bytes) {
             Ok(text) => Datum::Text(text),
             Err(_) => Datum::Bytes(bytes),
         },
         MysqlType::Blob => Datum::Bytes(bytes),
-        other => return Err(format!("values of MySQL type {other:?} cannot be read: cast them to text")),
+        other => {
+            return Err(format!(
+                "values of MySQL type {other:?} cannot be read: cast them to text"
+            ));
+        }
     };
     Ok(datum)
 }
@@ -302,7 +332,10 @@ fn typed_placeholders(sql: &str, statement: &Statement) -> String {
     })
 }
 
-fn boxed_query(statement_sql: &str, statement: &Statement) -> BoxedSqlQuery<'static, Mysql, SqlQuery> {
+fn boxed_query(
+    statement_sql: &str,
+    statement: &Statement,
+) -> BoxedSqlQuery<'static, Mysql, SqlQuery> {
     let sql = if statement.binds.is_empty() {
         statement_sql.to_owned()
     } else {
@@ -344,7 +377,10 @@ struct ShownColumn {
 /// Names and types of the query's columns: an empty temporary table is created from the query
 /// (`LIMIT 0`, with the real binds, so bind types are what the query will see) and `SHOW COLUMNS`
 /// lists it. `None` when MySQL cannot make a table of it.
-pub(crate) fn describe(session: &mut MysqlSession, statement: &Statement) -> Option<Vec<Described>> {
+pub(crate) fn describe(
+    session: &mut MysqlSession,
+    statement: &Statement,
+) -> Option<Vec<Described>> {
     let table = format!("flyte_sql_describe_{}", crate::output::random_hex());
     let create = format!(
         "CREATE TEMPORARY TABLE `{table}` AS SELECT * FROM ({}) AS flyte_sql_described LIMIT 0",
@@ -383,10 +419,7 @@ pub(crate) fn describe(session: &mut MysqlSession, statement: &Statement) -> Opt
 /// `decimal(10,2)`, ...).
 pub(crate) fn hint_for_column_type(column_type: &str) -> Hint {
     let lower = column_type.trim().to_ascii_lowercase();
-    let base = lower
-        .split(|c: char| c == '(' || c == ' ')
-        .next()
-        .unwrap_or_default();
+    let base = lower.split(['(', ' ']).next().unwrap_or_default();
     let unsigned = lower.contains("unsigned");
     let ty = match (base, unsigned) {
         ("tinyint", false) => ColumnType::Int8,
@@ -405,8 +438,11 @@ pub(crate) fn hint_for_column_type(column_type: &str) -> Hint {
                 None => ColumnType::decimal_or_float(10, 0),
             }
         }
-        ("char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
-        | "json" | "uuid", _) => ColumnType::Text,
+        (
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
+            | "json" | "uuid",
+            _,
+        ) => ColumnType::Text,
         ("binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob", _) => {
             ColumnType::Binary
         }
@@ -467,7 +503,10 @@ mod tests {
             ("int(10) unsigned", "Known(UInt32)"),
             ("bigint(20) unsigned", "Known(UInt64)"),
             ("tinyint(1)", "Known(Int8)"),
-            ("decimal(10,2)", "Known(Decimal { precision: 10, scale: 2 })"),
+            (
+                "decimal(10,2)",
+                "Known(Decimal { precision: 10, scale: 2 })",
+            ),
             ("decimal(65,2)", "Known(Float64)"),
             ("longtext", "Known(Text)"),
             ("datetime(6)", "Known(Timestamp)"),
@@ -475,8 +514,15 @@ mod tests {
             ("varbinary(16)", "Known(Binary)"),
         ];
         for (column_type, expected) in cases {
-            assert_eq!(format!("{:?}", hint_for_column_type(column_type)), expected, "{column_type}");
+            assert_eq!(
+                format!("{:?}", hint_for_column_type(column_type)),
+                expected,
+                "{column_type}"
+            );
         }
-        assert!(matches!(hint_for_column_type("geometry"), Hint::Unsupported { .. }));
+        assert!(matches!(
+            hint_for_column_type("geometry"),
+            Hint::Unsupported { .. }
+        ));
     }
 }

@@ -35,11 +35,12 @@ pub struct ParquetOptions {
 }
 
 impl ParquetOptions {
-    /// Row groups of at most 1 Mi rows and 64 MiB, Snappy-compressed as the reference writes.
+    /// Row groups of at most 1 Mi rows and 16 MiB encoded, Snappy-compressed as the reference
+    /// writes. The byte bound is what keeps the writer's memory flat on wide or large results.
     pub fn reference_compatible() -> ParquetOptions {
         ParquetOptions {
             max_row_group_rows: 1 << 20,
-            max_row_group_bytes: 64 << 20,
+            max_row_group_bytes: 16 << 20,
             compression: ParquetCompression::Snappy,
         }
     }
@@ -122,8 +123,12 @@ impl ParquetSink {
             .set_max_row_group_bytes(Some(options.max_row_group_bytes.max(1)))
             .set_created_by(format!("flyte-sql version {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 16, file), schema, Some(properties))
-            .map_err(|source| Error::Parquet { source })?;
+        let writer = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 16, file),
+            schema,
+            Some(properties),
+        )
+        .map_err(|source| Error::Parquet { source })?;
         sink.writer = Some(writer);
         Ok(sink)
     }
@@ -131,7 +136,9 @@ impl ParquetSink {
     /// Appends a batch; the writer flushes row groups as they fill.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if let Some(writer) = self.writer.as_mut() {
-            writer.write(batch).map_err(|source| self.parquet_error(source))?;
+            writer
+                .write(batch)
+                .map_err(|source| self.parquet_error(source))?;
         }
         Ok(())
     }
@@ -171,15 +178,17 @@ impl ParquetSink {
 
     fn parquet_error(&self, source: parquet::errors::ParquetError) -> Error {
         match source {
-            parquet::errors::ParquetError::External(error) => match error.downcast::<std::io::Error>() {
-                Ok(io) => Error::Io {
-                    path: self.temporary.join(FIRST_PART),
-                    source: *io,
-                },
-                Err(other) => Error::Parquet {
-                    source: parquet::errors::ParquetError::External(other),
-                },
-            },
+            parquet::errors::ParquetError::External(error) => {
+                match error.downcast::<std::io::Error>() {
+                    Ok(io) => Error::Io {
+                        path: self.temporary.join(FIRST_PART),
+                        source: *io,
+                    },
+                    Err(other) => Error::Parquet {
+                        source: parquet::errors::ParquetError::External(other),
+                    },
+                }
+            }
             other => Error::Parquet { source: other },
         }
     }
@@ -234,7 +243,11 @@ mod tests {
         let first = random_hex();
         let second = random_hex();
         assert_eq!(first.len(), 32);
-        assert!(first.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            first
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         assert_ne!(first, second);
     }
 
@@ -242,9 +255,14 @@ mod tests {
     fn an_uncommitted_output_leaves_nothing_behind() {
         let parent = tempfile::tempdir().expect("temp dir");
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
-        let mut sink = ParquetSink::create(parent.path(), Arc::clone(&schema), &ParquetOptions::reference_compatible())
-            .expect("sink");
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2]))]).expect("batch");
+        let mut sink = ParquetSink::create(
+            parent.path(),
+            Arc::clone(&schema),
+            &ParquetOptions::reference_compatible(),
+        )
+        .expect("sink");
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2]))])
+            .expect("batch");
         sink.write(&batch).expect("write");
         drop(sink);
         assert_eq!(fs::read_dir(parent.path()).expect("read dir").count(), 0);
@@ -254,7 +272,12 @@ mod tests {
     fn a_committed_output_is_in_the_reference_layout() {
         let parent = tempfile::tempdir().expect("temp dir");
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
-        let sink = ParquetSink::create(parent.path(), schema, &ParquetOptions::reference_compatible()).expect("sink");
+        let sink = ParquetSink::create(
+            parent.path(),
+            schema,
+            &ParquetOptions::reference_compatible(),
+        )
+        .expect("sink");
         let location = sink.commit().expect("commit");
         let entries: Vec<_> = fs::read_dir(parent.path()).expect("read dir").collect();
         assert_eq!(entries.len(), 1);

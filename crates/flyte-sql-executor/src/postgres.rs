@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
+use diesel::RunQueryDsl;
 use diesel::connection::{Connection, SimpleConnection};
 use diesel::deserialize::QueryableByName;
 use diesel::pg::{Pg, PgConnection, PgRowByRowLoadingMode};
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::row::{Field, NamedRow, Row};
 use diesel::sql_types::{BigInt, Bool, Double, Integer, Interval, Nullable, Text, Timestamptz};
-use diesel::RunQueryDsl;
 use flyte_sql_config::PostgresOptions;
 use flyte_sql_model::{PrimitiveType, Value};
 use flyte_sql_template::Statement;
@@ -32,8 +32,15 @@ const PG_EPOCH_DAYS: i32 = 10_957;
 /// Connects with libpq and sets the session's statement timeout.
 pub(crate) fn connect(options: &PostgresOptions, redacted_uri: &str) -> Result<PgConnection> {
     let mut conninfo = options.conninfo().expose().to_owned();
-    if !options.parameters.iter().any(|(key, _)| *key == "connect_timeout") {
-        conninfo.push_str(&format!(" connect_timeout='{}'", DEFAULT_CONNECT_TIMEOUT.as_secs()));
+    if !options
+        .parameters
+        .iter()
+        .any(|(key, _)| *key == "connect_timeout")
+    {
+        conninfo.push_str(&format!(
+            " connect_timeout='{}'",
+            DEFAULT_CONNECT_TIMEOUT.as_secs()
+        ));
     }
     let mut connection = PgConnection::establish(&conninfo).map_err(|error| {
         let message = error.to_string();
@@ -83,7 +90,13 @@ impl QueryableByName<Pg> for SinkRow {
                     None => sink.append(index, Datum::Null)?,
                     Some(value) => {
                         let name = field.field_name().unwrap_or("?");
-                        let datum = decode(name, row_number, value.get_oid().get(), value.as_bytes(), &mut uuid)?;
+                        let datum = decode(
+                            name,
+                            row_number,
+                            value.get_oid().get(),
+                            value.as_bytes(),
+                            &mut uuid,
+                        )?;
                         sink.append(index, datum)?;
                     }
                 }
@@ -107,16 +120,24 @@ fn be_i64(bytes: &[u8], at: usize) -> Option<i64> {
 }
 
 /// Decodes one binary-format value by its type OID.
-fn decode<'v>(column: &str, row: u64, oid: u32, bytes: &'v [u8], uuid: &'v mut [u8; 36]) -> Result<Datum<'v>> {
+fn decode<'v>(
+    column: &str,
+    row: u64,
+    oid: u32,
+    bytes: &'v [u8],
+    uuid: &'v mut [u8; 36],
+) -> Result<Datum<'v>> {
     let malformed = || Error::Conversion {
         column: column.to_owned(),
         row,
         problem: format!("malformed value of type oid {oid} ({} bytes)", bytes.len()),
     };
-    let infinite = || Error::Conversion {
+    let infinite = || {
+        Error::Conversion {
         column: column.to_owned(),
         row,
         problem: "infinite dates and timestamps have no Arrow representation: filter them out or cast to text".to_owned(),
+    }
     };
     let datum = match oid {
         16 => Datum::Bool(*bytes.first().ok_or_else(malformed)? != 0),
@@ -124,12 +145,18 @@ fn decode<'v>(column: &str, row: u64, oid: u32, bytes: &'v [u8], uuid: &'v mut [
         23 => Datum::Int(i64::from(be_i32(bytes, 0).ok_or_else(malformed)?)),
         20 => Datum::Int(be_i64(bytes, 0).ok_or_else(malformed)?),
         26 => Datum::UInt(u64::from(be_i32(bytes, 0).ok_or_else(malformed)? as u32)),
-        700 => Datum::Float(f64::from(f32::from_bits(be_i32(bytes, 0).ok_or_else(malformed)? as u32))),
-        701 => Datum::Float(f64::from_bits(be_i64(bytes, 0).ok_or_else(malformed)? as u64)),
+        700 => Datum::Float(f64::from(f32::from_bits(
+            be_i32(bytes, 0).ok_or_else(malformed)? as u32,
+        ))),
+        701 => Datum::Float(f64::from_bits(
+            be_i64(bytes, 0).ok_or_else(malformed)? as u64
+        )),
         1700 => decode_numeric(bytes).ok_or_else(|| Error::Conversion {
             column: column.to_owned(),
             row,
-            problem: "numeric value does not fit a 128-bit decimal: cast it to double precision or text".to_owned(),
+            problem:
+                "numeric value does not fit a 128-bit decimal: cast it to double precision or text"
+                    .to_owned(),
         })?,
         17 => Datum::Bytes(bytes),
         1082 => {
@@ -170,7 +197,8 @@ fn decode<'v>(column: &str, row: u64, oid: u32, bytes: &'v [u8], uuid: &'v mut [
         // Text types, json, and anything else sent as text (enums send their label).
         _ => {
             let text = std::str::from_utf8(bytes).ok().filter(|text| {
-                text.bytes().all(|b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r')
+                text.bytes()
+                    .all(|b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r')
             });
             match text {
                 Some(text) => Datum::Text(text),
@@ -217,7 +245,9 @@ fn decode_numeric(bytes: &[u8]) -> Option<Datum<'static>> {
     let mut unscaled: i128 = 0;
     for index in 0..count {
         let digit = be_i16(bytes, 8 + 2 * index)?;
-        unscaled = unscaled.checked_mul(10_000)?.checked_add(i128::from(digit))?;
+        unscaled = unscaled
+            .checked_mul(10_000)?
+            .checked_add(i128::from(digit))?;
     }
     // The digits so far are worth 10000^(weight - count + 1); bring them to the display scale.
     let exponent = 4 * (weight - i32::try_from(count).ok()? + 1) + display_scale;
@@ -229,7 +259,9 @@ fn decode_numeric(bytes: &[u8]) -> Option<Datum<'static>> {
     let unscaled = if sign == 0x4000 { -unscaled } else { unscaled };
     Some(Datum::Decimal {
         unscaled,
-        scale: u8::try_from(display_scale).ok().filter(|scale| *scale <= 38)?,
+        scale: u8::try_from(display_scale)
+            .ok()
+            .filter(|scale| *scale <= 38)?,
     })
 }
 
@@ -286,16 +318,21 @@ struct ViewColumn {
 /// Names and types of the query's columns without running it: the query becomes a temporary
 /// view and `pg_attribute` lists its columns with their type modifiers (numeric precision and
 /// scale). `None` when PostgreSQL cannot make a view of it.
-pub(crate) fn describe(connection: &mut PgConnection, statement: &Statement) -> Option<Vec<Described>> {
+pub(crate) fn describe(
+    connection: &mut PgConnection,
+    statement: &Statement,
+) -> Option<Vec<Described>> {
     let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
-    let body = sql_text::replace_placeholders(sql_text::trim_statement(&statement.sql), true, |n| {
-        statement
-            .binds
-            .get(n)
-            .map_or("NULL", |bind| bind_cast(&bind.value))
-            .to_owned()
-    });
-    if let Err(error) = connection.batch_execute(&format!("CREATE TEMP VIEW \"{view}\" AS {body}")) {
+    let body =
+        sql_text::replace_placeholders(sql_text::trim_statement(&statement.sql), true, |n| {
+            statement
+                .binds
+                .get(n)
+                .map_or("NULL", |bind| bind_cast(&bind.value))
+                .to_owned()
+        });
+    if let Err(error) = connection.batch_execute(&format!("CREATE TEMP VIEW \"{view}\" AS {body}"))
+    {
         tracing::debug!(%error, "describe step: postgres cannot make a view of the query; typing by values");
         return None;
     }
@@ -412,25 +449,44 @@ mod tests {
         // 10.25 = 10 * 10000^0 + 2500 * 10000^-1
         assert_eq!(
             decode_numeric(&numeric(0, 0, 2, &[10, 2500])),
-            Some(Datum::Decimal { unscaled: 1025, scale: 2 })
+            Some(Datum::Decimal {
+                unscaled: 1025,
+                scale: 2
+            })
         );
         // -123456789 = 1 * 10000^2 + 2345 * 10000 + 6789
         assert_eq!(
             decode_numeric(&numeric(2, 0x4000, 0, &[1, 2345, 6789])),
-            Some(Datum::Decimal { unscaled: -123_456_789, scale: 0 })
+            Some(Datum::Decimal {
+                unscaled: -123_456_789,
+                scale: 0
+            })
         );
         // 30000 = 3 * 10000^1, one digit.
         assert_eq!(
             decode_numeric(&numeric(1, 0, 0, &[3])),
-            Some(Datum::Decimal { unscaled: 30_000, scale: 0 })
+            Some(Datum::Decimal {
+                unscaled: 30_000,
+                scale: 0
+            })
         );
-        assert!(matches!(decode_numeric(&numeric(0, 0xC000, 0, &[])), Some(Datum::Float(value)) if value.is_nan()));
+        assert!(
+            matches!(decode_numeric(&numeric(0, 0xC000, 0, &[])), Some(Datum::Float(value)) if value.is_nan())
+        );
     }
 
     #[test]
     fn uuids_format_in_canonical_form() {
         let mut out = [0_u8; 36];
-        format_uuid(&[0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0, 1, 2, 3, 4, 5, 6, 7], &mut out);
-        assert_eq!(std::str::from_utf8(&out), Ok("12345678-9abc-def0-0001-020304050607"));
+        format_uuid(
+            &[
+                0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0, 1, 2, 3, 4, 5, 6, 7,
+            ],
+            &mut out,
+        );
+        assert_eq!(
+            std::str::from_utf8(&out),
+            Ok("12345678-9abc-def0-0001-020304050607")
+        );
     }
 }

@@ -4,6 +4,7 @@
 /// Replaces each bind placeholder (`?` for SQLite and MySQL, `$N` for PostgreSQL) that is not
 /// inside a string literal, quoted identifier or comment with `replacement(n)`, where `n` counts
 /// from 0 (for `$N`, `n = N - 1`).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn replace_placeholders(
     sql: &str,
     dollar_numbered: bool,
@@ -50,7 +51,8 @@ pub(crate) fn replace_placeholders_in_context(
             }
             b'/' if bytes.get(index + 1) == Some(&b'*') => {
                 index += 2;
-                while index + 1 < bytes.len() && !(bytes[index] == b'*' && bytes[index + 1] == b'/') {
+                while index + 1 < bytes.len() && !(bytes[index] == b'*' && bytes[index + 1] == b'/')
+                {
                     index += 1;
                 }
                 index += 2;
@@ -103,6 +105,7 @@ fn dollar_quote_end(sql: &str, start: usize) -> Option<usize> {
     Some(body_start + body_end + delimiter.len())
 }
 
+#[cfg(feature = "mysql")]
 /// Whether a placeholder preceded by `before` is a `LIMIT` or `OFFSET` count, where MySQL
 /// accepts only a bare placeholder or a literal.
 pub(crate) fn is_limit_position(before: &str) -> bool {
@@ -140,6 +143,7 @@ pub(crate) fn precision_and_scale(declared: &str) -> Option<(u32, i32)> {
 mod tests {
     use super::*;
 
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[test]
     fn placeholders_in_literals_and_comments_stay() {
         let replaced = replace_placeholders(
@@ -147,14 +151,20 @@ mod tests {
             false,
             |n| format!("<{n}>"),
         );
-        assert_eq!(replaced, "select <0>, '?', \"?\" -- ?\n, /* ? */ <1> from t");
-        let replaced = replace_placeholders(
-            "select $1, '$2', $$ $1 $$, x$1, $2",
-            true,
-            |n| format!("<{n}>"),
+        assert_eq!(
+            replaced,
+            "select <0>, '?', \"?\" -- ?\n, /* ? */ <1> from t"
         );
+        let replaced = replace_placeholders("select $1, '$2', $$ $1 $$, x$1, $2", true, |n| {
+            format!("<{n}>")
+        });
         assert_eq!(replaced, "select <0>, '$2', $$ $1 $$, x$1, <1>");
         assert_eq!(trim_statement("select 1 ;\n"), "select 1");
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn limit_counts_are_recognised() {
         assert!(is_limit_position("select x from t LIMIT "));
         assert!(is_limit_position("select x from t limit ?, "));
         assert!(is_limit_position("select x from t limit 5 offset"));

@@ -7,13 +7,13 @@
 
 use std::path::Path;
 
+use diesel::RunQueryDsl;
 use diesel::connection::{Connection, DefaultLoadingMode, SimpleConnection};
 use diesel::deserialize::QueryableByName;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::row::{Field, NamedRow, Row};
 use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
 use diesel::sqlite::{Sqlite, SqliteConnection, SqliteType};
-use diesel::RunQueryDsl;
 use flyte_sql_config::{SqliteDatabase, SqliteIsolationLevel, SqliteOptions};
 use flyte_sql_model::{PrimitiveType, Value};
 use flyte_sql_template::Statement;
@@ -30,7 +30,10 @@ pub(crate) fn connect(options: &SqliteOptions, redacted_uri: &str) -> Result<Sql
     // happened instead (a `file:` URI with `mode=rwc` still creates one).
     if let SqliteDatabase::File(path) = &options.database
         && !Path::new(path).exists()
-        && !options.uri_parameters.iter().any(|(key, value)| *key == "mode" && value == "rwc")
+        && !options
+            .uri_parameters
+            .iter()
+            .any(|(key, value)| *key == "mode" && value == "rwc")
     {
         return Err(Error::Connect {
             uri: redacted_uri.to_owned(),
@@ -68,7 +71,8 @@ impl QueryableByName<Sqlite> for SinkRow {
                 sink.set_names(field_names(row))?;
             }
             for index in 0..row.field_count() {
-                let field = Row::get(row, index).ok_or("a row has fewer fields than announced")
+                let field = Row::get(row, index)
+                    .ok_or("a row has fewer fields than announced")
                     .map_err(|message| Error::Database {
                         step: "query",
                         failure: crate::error::DatabaseFailure::Other,
@@ -118,7 +122,9 @@ fn boxed_query(statement: &Statement) -> BoxedSqlQuery<'_, Sqlite, SqlQuery> {
                 query.bind::<Text, _>(value.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string())
             }
             // Durations are seconds, as a real.
-            Value::Duration(value) => query.bind::<Double, _>(crate::connection::duration_seconds(*value)),
+            Value::Duration(value) => {
+                query.bind::<Double, _>(crate::connection::duration_seconds(*value))
+            }
             Value::Null(PrimitiveType::Integer | PrimitiveType::Boolean) => {
                 query.bind::<Nullable<BigInt>, _>(None::<i64>)
             }
@@ -156,16 +162,21 @@ struct ViewColumn {
 /// Names and declared types of the query's columns, without running it: the query becomes a
 /// temporary view whose columns `pragma_table_info` lists. `None` when SQLite cannot make a view
 /// of it (not a SELECT, for example); the types then come from the values.
-pub(crate) fn describe(connection: &mut SqliteConnection, statement: &Statement) -> Option<Vec<Described>> {
+pub(crate) fn describe(
+    connection: &mut SqliteConnection,
+    statement: &Statement,
+) -> Option<Vec<Described>> {
     let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
-    let body = sql_text::replace_placeholders(sql_text::trim_statement(&statement.sql), false, |n| {
-        statement
-            .binds
-            .get(n)
-            .map_or("NULL", |bind| bind_cast(&bind.value))
-            .to_owned()
-    });
-    if let Err(error) = connection.batch_execute(&format!("CREATE TEMP VIEW \"{view}\" AS {body}")) {
+    let body =
+        sql_text::replace_placeholders(sql_text::trim_statement(&statement.sql), false, |n| {
+            statement
+                .binds
+                .get(n)
+                .map_or("NULL", |bind| bind_cast(&bind.value))
+                .to_owned()
+        });
+    if let Err(error) = connection.batch_execute(&format!("CREATE TEMP VIEW \"{view}\" AS {body}"))
+    {
         tracing::debug!(%error, "describe step: sqlite cannot make a view of the query; typing by values");
         return None;
     }
@@ -200,6 +211,10 @@ pub(crate) fn hint_for_declared_type(declared: &str) -> Hint {
     let has = |needle: &str| upper.contains(needle);
     let ty = if upper.is_empty() {
         return Hint::FromValues;
+    } else if upper == "BLOB" {
+        // SQLite (3.4x and later) reports BLOB for view columns over columns without a declared
+        // type, too: the values decide, blob when there are none.
+        return Hint::Likely(ColumnType::Binary);
     } else if has("BOOL") {
         ColumnType::Boolean
     } else if upper.starts_with("TIMESTAMPTZ") || has("WITH TIME ZONE") {
@@ -286,14 +301,22 @@ mod tests {
             ("interval", "Known(Duration)"),
             ("time", "Known(Time)"),
             ("varchar(10)", "Known(Text)"),
-            ("numeric(10,2)", "Known(Decimal { precision: 10, scale: 2 })"),
+            (
+                "numeric(10,2)",
+                "Known(Decimal { precision: 10, scale: 2 })",
+            ),
             ("numeric", "FromValues"),
             ("", "FromValues"),
-            ("blob", "Known(Binary)"),
+            ("blob", "Likely(Binary)"),
+            ("varbinary(8)", "Known(Binary)"),
             ("double precision", "Known(Float64)"),
         ];
         for (declared, expected) in cases {
-            assert_eq!(format!("{:?}", hint_for_declared_type(declared)), expected, "{declared}");
+            assert_eq!(
+                format!("{:?}", hint_for_declared_type(declared)),
+                expected,
+                "{declared}"
+            );
         }
     }
 

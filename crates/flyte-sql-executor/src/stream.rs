@@ -26,6 +26,9 @@ pub(crate) enum Hint {
     Known(ColumnType),
     /// The type comes from the values (SQLite expressions, untyped NUMERIC).
     FromValues,
+    /// The type comes from the values, or is this one when there are none (SQLite reports
+    /// `BLOB` both for blob columns and for columns without a declared type).
+    Likely(ColumnType),
     /// The database type has no mapping.
     Unsupported {
         type_name: String,
@@ -81,8 +84,8 @@ enum State {
     },
     /// Streaming into builders.
     Streaming {
-        batch: BatchBuilder,
-        parquet: ParquetSink,
+        batch: Box<BatchBuilder>,
+        parquet: Box<ParquetSink>,
     },
 }
 
@@ -222,7 +225,8 @@ impl RowSink {
         for (index, (hint, name)) in hints.iter().zip(&names).enumerate() {
             let ty = match hint {
                 Hint::Known(ty) => *ty,
-                _ => infer(name, index, &rows)?,
+                Hint::Likely(likely) => infer(name, index, &rows)?.unwrap_or(*likely),
+                _ => infer(name, index, &rows)?.unwrap_or(ColumnType::Text),
             };
             columns.push(Column {
                 name: name.clone(),
@@ -230,8 +234,12 @@ impl RowSink {
             });
         }
         let batch = BatchBuilder::new(columns, self.settings.batch_rows);
-        let parquet = ParquetSink::create(&self.settings.out, batch.schema(), &self.settings.parquet)?;
-        self.state = Some(State::Streaming { batch, parquet });
+        let parquet =
+            ParquetSink::create(&self.settings.out, batch.schema(), &self.settings.parquet)?;
+        self.state = Some(State::Streaming {
+            batch: Box::new(batch),
+            parquet: Box::new(parquet),
+        });
         for row in rows {
             for (index, value) in row.iter().enumerate() {
                 self.append_streaming(index, value.as_datum())?;
@@ -318,7 +326,9 @@ impl RowSink {
         }
         if self.state.is_none() {
             // No describe step and no rows: nothing says what the columns are.
-            tracing::warn!("the query returned no rows and its columns could not be described: writing a Parquet file without columns");
+            tracing::warn!(
+                "the query returned no rows and its columns could not be described: writing a Parquet file without columns"
+            );
             self.names = Some(Vec::new());
             self.state = Some(State::Inferring {
                 hints: Vec::new(),
@@ -344,7 +354,11 @@ impl RowSink {
 
 /// Puts a buffered row's values in output order.
 fn reorder(row: Vec<OwnedDatum>, targets: &[usize], width: usize) -> Vec<OwnedDatum> {
-    if targets.iter().enumerate().all(|(index, target)| index == *target) {
+    if targets
+        .iter()
+        .enumerate()
+        .all(|(index, target)| index == *target)
+    {
         return row;
     }
     let mut ordered = vec![OwnedDatum::Copy(Datum::Null); width];
@@ -356,8 +370,8 @@ fn reorder(row: Vec<OwnedDatum>, targets: &[usize], width: usize) -> Vec<OwnedDa
     ordered
 }
 
-/// The type of a column from its buffered values; all nulls give text.
-fn infer(name: &str, index: usize, rows: &[Vec<OwnedDatum>]) -> Result<ColumnType> {
+/// The type of a column from its buffered values; `None` when they are all null.
+fn infer(name: &str, index: usize, rows: &[Vec<OwnedDatum>]) -> Result<Option<ColumnType>> {
     let mut ty = ColumnType::Null;
     for (row_number, row) in rows.iter().enumerate() {
         let Some(value) = row.get(index) else {
@@ -373,9 +387,9 @@ fn infer(name: &str, index: usize, rows: &[Vec<OwnedDatum>]) -> Result<ColumnTyp
         })?;
     }
     Ok(if ty == ColumnType::Null {
-        ColumnType::Text
+        None
     } else {
-        ty
+        Some(ty)
     })
 }
 
@@ -427,7 +441,10 @@ thread_local! {
 /// Runs `load` with `sink` as the current sink of this thread, then returns the sink.
 ///
 /// `load` iterates a diesel query whose row type calls [`with_current`] from `build`.
-pub(crate) fn with_sink<T>(sink: RowSink, load: impl FnOnce() -> Result<T>) -> (RowSink, Result<T>) {
+pub(crate) fn with_sink<T>(
+    sink: RowSink,
+    load: impl FnOnce() -> Result<T>,
+) -> (RowSink, Result<T>) {
     CURRENT.with(|current| *current.borrow_mut() = Some(sink));
     let result = load();
     let sink = CURRENT

@@ -105,7 +105,9 @@ impl ColumnType {
     /// wider decimals lose precision; cast them to text in the query to keep every digit).
     pub(crate) fn decimal_or_float(precision: u32, scale: i32) -> ColumnType {
         match (u8::try_from(precision), i8::try_from(scale)) {
-            (Ok(precision @ 1..=38), Ok(scale)) if scale >= 0 && i32::from(scale) <= i32::from(precision) => {
+            (Ok(precision @ 1..=38), Ok(scale))
+                if scale >= 0 && i32::from(scale) <= i32::from(precision) =>
+            {
                 ColumnType::Decimal { precision, scale }
             }
             _ => ColumnType::Float64,
@@ -122,9 +124,8 @@ impl ColumnType {
         match (self, other) {
             (T::Null, x) | (x, T::Null) => Some(x),
             (T::Int64, T::Float64) | (T::Float64, T::Int64) => Some(T::Float64),
-            (T::Decimal { .. }, T::Float64 | T::Int64) | (T::Float64 | T::Int64, T::Decimal { .. }) => {
-                Some(T::Float64)
-            }
+            (T::Decimal { .. }, T::Float64 | T::Int64)
+            | (T::Float64 | T::Int64, T::Decimal { .. }) => Some(T::Float64),
             (
                 T::Decimal {
                     precision: p1,
@@ -220,7 +221,13 @@ mod tests {
         assert_eq!(T::Null.unify(T::Date), Some(T::Date));
         assert_eq!(T::Int64.unify(T::Text), Some(T::Text));
         assert_eq!(T::Binary.unify(T::Int64), None);
-        assert_eq!(ColumnType::decimal_or_float(10, 2), T::Decimal { precision: 10, scale: 2 });
+        assert_eq!(
+            ColumnType::decimal_or_float(10, 2),
+            T::Decimal {
+                precision: 10,
+                scale: 2
+            }
+        );
         assert_eq!(ColumnType::decimal_or_float(65, 2), T::Float64);
     }
 }

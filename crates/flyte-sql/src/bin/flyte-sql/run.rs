@@ -52,11 +52,17 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
             let task = SqlTask::from_toml(&text)
                 .with_context(|| format!("task file {}", path.display()))?;
             let inputs = task_inputs(&task, &args.inputs)?;
-            (task.connection().clone(), Source::Task(Box::new(task), inputs))
+            (
+                task.connection().clone(),
+                Source::Task(Box::new(task), inputs),
+            )
         }
         (None, Some(uri), Some(query)) => {
             if !args.inputs.is_empty() {
-                return Err(UsageError("--input needs a task file; a --query runs as written".to_owned()).into());
+                return Err(UsageError(
+                    "--input needs a task file; a --query runs as written".to_owned(),
+                )
+                .into());
             }
             (ConnectionConfig::new(uri)?, Source::Query(query.clone()))
         }
@@ -99,11 +105,16 @@ fn task_inputs(task: &SqlTask, arguments: &[String]) -> anyhow::Result<InputValu
             .split_once('=')
             .ok_or_else(|| UsageError(format!("--input `{argument}` is not NAME=VALUE")))?;
         let input = task.input(name).ok_or_else(|| {
-            let names: Vec<&str> = task.inputs().iter().map(|input| input.name.as_str()).collect();
-            UsageError(format!("the task has no input `{name}` (its inputs: {names:?})"))
+            let names: Vec<&str> = task
+                .inputs()
+                .iter()
+                .map(|input| input.name.as_str())
+                .collect();
+            UsageError(format!(
+                "the task has no input `{name}` (its inputs: {names:?})"
+            ))
         })?;
-        let value = Value::parse_text(input.ty, text)
-            .with_context(|| format!("--input {name}"))?;
+        let value = Value::parse_text(input.ty, text).with_context(|| format!("--input {name}"))?;
         values.insert(name.to_owned(), value);
     }
     for input in task.inputs() {
@@ -167,7 +178,10 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
         }
         cell.replace('\n', " ")
     };
-    let rows: Vec<Vec<String>> = rows.iter().map(|row| row.iter().map(|cell| cut(cell)).collect()).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| cut(cell)).collect())
+        .collect();
     let widths: Vec<usize> = header
         .iter()
         .enumerate()
@@ -191,7 +205,11 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
     println!("{}", line(header));
     println!(
         "{}",
-        widths.iter().map(|width| "-".repeat(*width)).collect::<Vec<_>>().join("-+-")
+        widths
+            .iter()
+            .map(|width| "-".repeat(*width))
+            .collect::<Vec<_>>()
+            .join("-+-")
     );
     for row in &rows {
         println!("{}", line(row));
@@ -228,7 +246,11 @@ impl Progress for TerminalProgress {
             return;
         }
         let seconds = self.started.elapsed().as_secs_f64();
-        let rate = if seconds > 0.0 { total as f64 / seconds } else { 0.0 };
+        let rate = if seconds > 0.0 {
+            total as f64 / seconds
+        } else {
+            0.0
+        };
         eprint!("\r\x1b[2K{total} rows ({rate:.0} rows/s)");
         let _ = std::io::stderr().flush();
         self.shown = true;
