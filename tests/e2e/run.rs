@@ -547,7 +547,7 @@ fn the_shipped_example_runs_from_the_repository_root() {
         .current_dir(root)
         .args([
             "run",
-            "examples/longest_tracks.toml",
+            "examples/tracks.toml",
             "--input",
             "limit=3",
             "--out",
