@@ -545,13 +545,7 @@ fn the_shipped_example_runs_from_the_repository_root() {
     let out = tempfile::tempdir().expect("a temporary directory");
     let output = std::process::Command::new(flyte_sql_tests::flyte_sql_binary())
         .current_dir(root)
-        .args([
-            "run",
-            "examples/tracks.toml",
-            "--input",
-            "limit=3",
-            "--out",
-        ])
+        .args(["run", "examples/tracks.toml", "--input", "limit=3", "--out"])
         .arg(out.path())
         .output()
         .expect("running flyte-sql");
@@ -603,3 +597,36 @@ fn passwords_never_appear_in_errors() {
     assert!(!output.status.success());
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+// The `statement_timeout` connect arg stops a long query with a system error (exit code 1) and no
+// output: the server cancels it on PostgreSQL and MySQL; on SQLite the executor checks it between
+// batches of rows.
+backend_test!(the_statement_timeout_cancels_long_queries, |db: &TestDb| {
+    let (sql, timeout) = match db.backend {
+        Backend::Sqlite => (format!("select n from ({}) s", numbers(100_000)), "\"1ms\""),
+        Backend::Postgres => ("select pg_sleep(5) is null as slept".to_owned(), "0.5"),
+        Backend::Mysql => ("select sleep(5) as slept".to_owned(), "0.5"),
+    };
+    let task = db.task_file("timeout", &sql, "kind = \"schema\"", "");
+    let text = std::fs::read_to_string(&task).expect("the task file");
+    let text = text.replacen(
+        "[connection]\n",
+        &format!("[connection]\nconnect_args = {{ statement_timeout = {timeout} }}\n"),
+        1,
+    );
+    std::fs::write(&task, text).expect("writing the task file");
+    let started = std::time::Instant::now();
+    let (out, output) = run_task(db, &task, &[]);
+    let stderr = stderr_of_failure(&output, 1);
+    assert!(
+        stderr.contains("timeout")
+            || stderr.contains("max_statement_time")
+            || stderr.contains("interrupted"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "cancelled before the sleep ends"
+    );
+    assert_no_output(&out);
+});

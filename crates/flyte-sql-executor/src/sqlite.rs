@@ -336,12 +336,30 @@ mod tests {
         assert!(rows.next().is_some());
         assert!(rows.next().is_none());
         assert!(rows.next().is_none(), "a fused iterator stays at its end");
+        drop(rows);
+
+        // FIXME(diesel 2.3): the bare iterator restarts the query when polled after its end,
+        // which is why `stream` fuses it. When this assertion fails, diesel has fixed it.
+        let mut bare = boxed_query(&statement)
+            .load_iter::<ViewlessCount, DefaultLoadingMode>(&mut connection)
+            .expect("query");
+        assert_eq!(
+            bare.by_ref()
+                .take(3)
+                .filter_map(Result::ok)
+                .map(|row| row.x)
+                .sum::<i64>(),
+            3
+        );
+        assert!(
+            bare.next().is_some(),
+            "diesel's iterator restarts after its end"
+        );
     }
 
     #[derive(diesel::QueryableByName)]
     struct ViewlessCount {
         #[diesel(sql_type = BigInt)]
-        #[allow(dead_code)]
         x: i64,
     }
 }
