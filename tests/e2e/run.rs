@@ -630,3 +630,46 @@ backend_test!(the_statement_timeout_cancels_long_queries, |db: &TestDb| {
     );
     assert_no_output(&out);
 });
+
+/// `examples/music.db` is committed so that the README's first command needs nothing else; it
+/// must hold exactly what `examples/music.sql` creates.
+#[test]
+fn example_database_matches_its_script() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root");
+    let db = TestDb::new(Backend::Sqlite, "example-database").expect("sqlite is always there");
+    let script = std::fs::read_to_string(root.join("examples/music.sql")).expect("music.sql");
+    let statements: Vec<String> = script
+        .lines()
+        .filter(|line| !line.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .split(";\n")
+        .map(|statement| statement.trim().trim_end_matches(';').to_owned())
+        .filter(|statement| !statement.is_empty())
+        .collect();
+    for statement in &statements {
+        db.execute(statement);
+    }
+    let committed = format!("sqlite:///{}", root.join("examples/music.db").display());
+    for table in ["artists", "albums", "tracks"] {
+        let sql = format!("select * from {table} order by 1");
+        let rebuilt = query(&db, &sql);
+        let out = db.dir.join(&format!("committed-{table}"));
+        stdout_of_success(&db.run([
+            "run",
+            "--uri",
+            &committed,
+            "--query",
+            &sql,
+            "--out",
+            out.to_str().expect("UTF-8"),
+        ]));
+        assert_eq!(
+            read_table(&only_output(&out)),
+            rebuilt,
+            "{table}: rebuild examples/music.db from examples/music.sql"
+        );
+    }
+}
