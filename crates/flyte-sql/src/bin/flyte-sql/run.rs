@@ -47,10 +47,7 @@ pub(crate) struct RunArgs {
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
     let (connection, statement_source) = match (&args.task, &args.uri, &args.query) {
         (Some(path), _, _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading task file {}", path.display()))?;
-            let task = SqlTask::from_toml(&text)
-                .with_context(|| format!("task file {}", path.display()))?;
+            let task = crate::task_file::load(path)?;
             let inputs = task_inputs(&task, &args.inputs)?;
             (
                 task.connection().clone(),
