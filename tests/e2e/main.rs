@@ -10,3 +10,6 @@ mod run;
 
 // The reference's recorded runs replayed through `flyte-sql run` on every backend.
 mod conformance_runs;
+
+// `serialize` and `package`: TaskTemplates and registration archives.
+mod serialize;

@@ -8,7 +8,15 @@ fn compat_mode_splices_like_the_reference() {
     let dir = TestDir::new("render-compat");
     let output = run(
         &dir,
-        ["render", "--mode", "compat", "--template", "x={{ .inputs.x }}", "--input", "x:integer=5"],
+        [
+            "render",
+            "--mode",
+            "compat",
+            "--template",
+            "x={{ .inputs.x }}",
+            "--input",
+            "x:integer=5",
+        ],
     );
     assert_eq!(stdout_of_success(&output), "x=5\n");
 }
@@ -19,8 +27,16 @@ fn safe_mode_json_shows_the_statement_and_the_bind() {
     let output = run(
         &dir,
         [
-            "render", "--mode", "safe", "--dialect", "postgres", "--json",
-            "--template", "x={{ .inputs.x }}", "--input", "x:integer=5",
+            "render",
+            "--mode",
+            "safe",
+            "--dialect",
+            "postgres",
+            "--json",
+            "--template",
+            "x={{ .inputs.x }}",
+            "--input",
+            "x:integer=5",
         ],
     );
     let document: serde_json::Value = serde_json::from_str(&stdout_of_success(&output)).unwrap();
@@ -40,9 +56,15 @@ fn safe_mode_text_lists_binds_in_order() {
     let output = run(
         &dir,
         [
-            "render", "--dialect", "mysql",
-            "--template", "select * from t where a = {{ .inputs.a }} and b = {{ .inputs.b }}",
-            "--input", "a:string=O'Brien", "--input", "b:datetime=2024-01-02T03:04:05Z",
+            "render",
+            "--dialect",
+            "mysql",
+            "--template",
+            "select * from t where a = {{ .inputs.a }} and b = {{ .inputs.b }}",
+            "--input",
+            "a:string=O'Brien",
+            "--input",
+            "b:datetime=2024-01-02T03:04:05Z",
         ],
     );
     expect_test::expect![[r#"
@@ -63,8 +85,13 @@ fn inputs_json_takes_the_conformance_shape() {
     let output = run(
         &dir,
         [
-            "render", "--mode", "compat", "--template", "{{ .inputs.v }} {{ .inputs.f }}",
-            "--inputs-json", inputs.to_str().unwrap(),
+            "render",
+            "--mode",
+            "compat",
+            "--template",
+            "{{ .inputs.v }} {{ .inputs.f }}",
+            "--inputs-json",
+            inputs.to_str().unwrap(),
         ],
     );
     assert_eq!(stdout_of_success(&output), "-1 day, 23:59:59.750000 inf\n");
@@ -75,11 +102,19 @@ fn compat_errors_are_the_references_and_exit_2() {
     let dir = TestDir::new("render-missing");
     let output = run(
         &dir,
-        ["render", "--mode", "compat", "--template", "select {{ .inputs.y }}"],
+        [
+            "render",
+            "--mode",
+            "compat",
+            "--template",
+            "select {{ .inputs.y }}",
+        ],
     );
     let stderr = stderr_of_failure(&output, 2);
     assert!(
-        stderr.contains("Variable y in Query (part of {{ .inputs.y }}) not found in inputs dict_keys([])"),
+        stderr.contains(
+            "Variable y in Query (part of {{ .inputs.y }}) not found in inputs dict_keys([])"
+        ),
         "{stderr}"
     );
 }
@@ -93,7 +128,10 @@ fn bad_input_flags_exit_2_and_say_what_to_write() {
         ("x:int=5", "unknown type `int`"),
         ("x:integer=five", "invalid integer value `five`"),
     ] {
-        let output = run(&dir, ["render", "--template", "{{ .inputs.x }}", "--input", flag]);
+        let output = run(
+            &dir,
+            ["render", "--template", "{{ .inputs.x }}", "--input", flag],
+        );
         let stderr = stderr_of_failure(&output, 2);
         assert!(stderr.contains(needle), "{flag}: {stderr}");
     }

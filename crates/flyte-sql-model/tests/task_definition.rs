@@ -295,7 +295,9 @@ fn compat_placeholders_follow_the_reference_syntax() {
     // rejects `{{inputs.x}}`: an input used only that way is unused.
     check_file(
         "name = \"t\"\nquery = \"select {{ inputs.x }}, {{inputs.y}}\"\ninterpolation = \"compat\"\n[connection]\nuri = \"sqlite://\"\n[[inputs]]\nname = \"x\"\ntype = \"integer\"\n[[inputs]]\nname = \"y\"\ntype = \"integer\"\n",
-        expect![[r#"error: invalid task `t`: inputs[1]: input `y` is not used in the query: add `{{ .inputs.y }}` to the query or remove the input"#]],
+        expect![[
+            r#"error: invalid task `t`: inputs[1]: input `y` is not used in the query: add `{{ .inputs.y }}` to the query or remove the input"#
+        ]],
     );
 }
 
@@ -319,8 +321,14 @@ fn builder_defaults_and_introspection() {
     .output(Output::Table(TableOutput {
         kind: TableKind::Schema,
         columns: Some(vec![
-            OutputColumn { name: "TrackId".to_owned(), ty: PrimitiveType::Integer },
-            OutputColumn { name: "Name".to_owned(), ty: PrimitiveType::String },
+            OutputColumn {
+                name: "TrackId".to_owned(),
+                ty: PrimitiveType::Integer,
+            },
+            OutputColumn {
+                name: "Name".to_owned(),
+                ty: PrimitiveType::String,
+            },
         ]),
     }))
     .environment_variable("A", "1")
@@ -329,14 +337,20 @@ fn builder_defaults_and_introspection() {
     .build()
     .unwrap();
     assert_eq!(task.output_columns(), Some(vec!["TrackId", "Name"]));
-    assert_eq!(task.input("limit").map(|input| input.ty), Some(PrimitiveType::Integer));
+    assert_eq!(
+        task.input("limit").map(|input| input.ty),
+        Some(PrimitiveType::Integer)
+    );
     assert_eq!(task.input("nope"), None);
     assert_eq!(task.interpolation(), Interpolation::Safe);
     assert_eq!(task.runtime(), Runtime::Native);
     // A repeated variable keeps its first position and takes the last value.
     assert_eq!(
         task.environment(),
-        [("A".to_owned(), "3".to_owned()), ("B".to_owned(), "2".to_owned())]
+        [
+            ("A".to_owned(), "3".to_owned()),
+            ("B".to_owned(), "2".to_owned())
+        ]
     );
 }
 
@@ -351,15 +365,21 @@ fn builder_rejects_each_invalid_field() {
     };
     check(
         SqlTask::builder("t", "  ", connection()),
-        expect!["invalid task `t`: query: the query is empty: write the SQL statement the task runs"],
+        expect![
+            "invalid task `t`: query: the query is empty: write the SQL statement the task runs"
+        ],
     );
     check(
         SqlTask::builder("", "select 1", connection()),
-        expect!["invalid task ``: name: `` is not a valid task name: use dot-separated segments of letters, digits, `_` and `-`, such as `examples.tracks.top_n`"],
+        expect![
+            "invalid task ``: name: `` is not a valid task name: use dot-separated segments of letters, digits, `_` and `-`, such as `examples.tracks.top_n`"
+        ],
     );
     check(
         SqlTask::builder("a..b", "select 1", connection()),
-        expect!["invalid task `a..b`: name: `a..b` is not a valid task name: use dot-separated segments of letters, digits, `_` and `-`, such as `examples.tracks.top_n`"],
+        expect![
+            "invalid task `a..b`: name: `a..b` is not a valid task name: use dot-separated segments of letters, digits, `_` and `-`, such as `examples.tracks.top_n`"
+        ],
     );
     check(
         SqlTask::builder("t", "select {{ .inputs.x }}", connection()).input(InputVariable {
@@ -377,15 +397,26 @@ fn builder_rejects_each_invalid_field() {
             optional: false,
             default: Some(Value::Integer(1)),
         }),
-        expect!["invalid task `t`: inputs[0].default: the default is a integer but the input is a float: give a default of the input's type"],
+        expect![
+            "invalid task `t`: inputs[0].default: the default is a integer but the input is a float: give a default of the input's type"
+        ],
     );
     check(
         SqlTask::builder("t", "select 1", connection()).output(Output::Table(TableOutput {
             kind: TableKind::StructuredDataset,
             columns: Some(vec![
-                OutputColumn { name: "a".to_owned(), ty: PrimitiveType::Integer },
-                OutputColumn { name: "a".to_owned(), ty: PrimitiveType::String },
-                OutputColumn { name: String::new(), ty: PrimitiveType::String },
+                OutputColumn {
+                    name: "a".to_owned(),
+                    ty: PrimitiveType::Integer,
+                },
+                OutputColumn {
+                    name: "a".to_owned(),
+                    ty: PrimitiveType::String,
+                },
+                OutputColumn {
+                    name: String::new(),
+                    ty: PrimitiveType::String,
+                },
             ]),
         })),
         expect![[r#"
@@ -422,6 +453,8 @@ fn builder_rejects_each_invalid_field() {
                 .into(),
             )),
         ),
-        expect!["invalid task `t`: connection.secret_connect_args.password.group: the secret group is empty: name the secret's group"],
+        expect![
+            "invalid task `t`: connection.secret_connect_args.password.group: the secret group is empty: name the secret's group"
+        ],
     );
 }

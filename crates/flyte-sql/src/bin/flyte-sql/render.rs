@@ -122,13 +122,16 @@ fn parse_input_flag(flag: &str) -> Result<(String, Value), String> {
         .split_once(':')
         .ok_or_else(|| format!("--input `{flag}` has no `:TYPE`: {shape}"))?;
     let ty = parse_type(type_name).map_err(|message| format!("--input `{flag}`: {message}"))?;
-    let value = Value::parse_text(ty, text).map_err(|error| format!("--input `{name}`: {error}"))?;
+    let value =
+        Value::parse_text(ty, text).map_err(|error| format!("--input `{name}`: {error}"))?;
     Ok((name.to_owned(), value))
 }
 
 fn parse_type(name: &str) -> Result<PrimitiveType, String> {
     PrimitiveType::from_name(name).ok_or_else(|| {
-        format!("unknown type `{name}`: use one of integer, float, string, boolean, datetime, duration")
+        format!(
+            "unknown type `{name}`: use one of integer, float, string, boolean, datetime, duration"
+        )
     })
 }
 
@@ -136,9 +139,9 @@ fn parse_type(name: &str) -> Result<PrimitiveType, String> {
 fn parse_inputs_json(text: &str) -> Result<InputValues, String> {
     let document: serde_json::Value =
         serde_json::from_str(text).map_err(|error| format!("not valid JSON: {error}"))?;
-    let object = document
-        .as_object()
-        .ok_or("expected an object of inputs such as {\"x\": {\"type\": \"INTEGER\", \"value\": 5}}")?;
+    let object = document.as_object().ok_or(
+        "expected an object of inputs such as {\"x\": {\"type\": \"INTEGER\", \"value\": 5}}",
+    )?;
     let mut values = InputValues::new();
     for (name, entry) in object {
         let type_name = entry
