@@ -52,24 +52,29 @@ impl TestDir {
     }
 }
 
-/// The path of the `flyte-sql` binary under test.
+/// The path of the `flyte-sql` binary under test; panics with what to do when it is not built.
 pub fn flyte_sql_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FLYTE_SQL_BIN") {
-        return PathBuf::from(path);
-    }
-    // Test binaries live in target/<profile>/deps; the binary sits one level up.
-    let test_binary = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = test_binary
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let binary = profile_dir.join(format!("flyte-sql{}", std::env::consts::EXE_SUFFIX));
+    let binary = expected_binary_path();
     assert!(
         binary.exists(),
         "{} does not exist: run the tests with `cargo test --workspace`, which builds it, or set FLYTE_SQL_BIN",
         binary.display()
     );
     binary
+}
+
+/// Where the binary under test should be: `FLYTE_SQL_BIN`, or next to this test binary's
+/// `deps` directory (`target/<profile>/flyte-sql`).
+fn expected_binary_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("FLYTE_SQL_BIN") {
+        return PathBuf::from(path);
+    }
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    profile_dir.join(format!("flyte-sql{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Runs `flyte-sql` with the arguments in `dir` and returns what it printed and its status.
@@ -240,9 +245,24 @@ impl Drop for TestDb {
         if self.backend == Backend::Sqlite {
             return;
         }
+        // Best effort, and never a panic (this may run while a failed test unwinds): a table that
+        // cannot be dropped stays behind under its unique name.
+        let binary = expected_binary_path();
+        if !binary.exists() {
+            return;
+        }
         for table in self.tables.borrow().iter() {
-            // Best effort: a failed drop leaves a uniquely named table behind.
-            let _ = self.try_execute(&format!("DROP TABLE IF EXISTS {table}"));
+            let task = self.task_file(
+                "cleanup",
+                &format!("DROP TABLE IF EXISTS {table}"),
+                "kind = \"none\"",
+                "",
+            );
+            let _ = Command::new(&binary)
+                .current_dir(self.dir.path())
+                .arg("run")
+                .arg(task)
+                .output();
         }
     }
 }

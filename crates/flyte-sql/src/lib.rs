@@ -8,10 +8,15 @@
 //! - [`model`]: the task ([`model::SqlTask`]), its inputs, output and metadata, and the values of
 //!   Flyte's simple types (no IO);
 //! - [`template`]: query templates rendered either exactly as flytekit's SQLAlchemy plugin splices
-//!   them, or safely as typed bind parameters (no IO).
+//!   them, or safely as typed bind parameters (no IO);
+//! - `idl` (feature `idl`): Flyte's wire format: TaskTemplates, `admin.TaskSpec`, literal maps,
+//!   error documents, workflow nodes and registration packages (no IO);
+//! - `executor` (feature `executor`): runs a task against a database and streams the rows as Arrow
+//!   into Parquet.
 //!
 //! Downstream crates that only need one job can depend on the smaller crate directly: rendering a
-//! query needs only `flyte-sql-template`.
+//! query needs only `flyte-sql-template`, registering a task needs `flyte-sql-model` and
+//! `flyte-sql-idl`, never a database driver.
 //!
 //! # Example
 //!
@@ -50,7 +55,15 @@
 //!
 //! # Crate features
 //!
-//! - `cli` (default): the `flyte-sql` command-line tool.
+//! - `cli` (default): the `flyte-sql` command-line tool (turns on `idl` and `executor`).
+//! - `idl`: the `idl` module.
+//! - `executor`: the `executor` module; pick its databases with the backend features.
+//! - `sqlite` (default): SQLite, with the bundled library (needs only a C compiler).
+//! - `postgres`: PostgreSQL, through the system's libpq.
+//! - `mysql`: MySQL and MariaDB, through the system's client library.
+//! - `all-backends`: all three, for CI and docs.
+//!
+//! Features not listed here are not part of the public API.
 
 #![warn(missing_docs)]
 

@@ -46,6 +46,25 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Sends the libraries' tracing events to stderr: warnings by default, more with
+/// `FLYTE_SQL_LOG=info|debug|trace` (or less with `error`).
+fn init_logging() {
+    let level = match std::env::var("FLYTE_SQL_LOG").as_deref().map(str::trim) {
+        Ok("error") => tracing_subscriber::filter::LevelFilter::ERROR,
+        Ok("info") => tracing_subscriber::filter::LevelFilter::INFO,
+        Ok("debug") => tracing_subscriber::filter::LevelFilter::DEBUG,
+        Ok("trace") => tracing_subscriber::filter::LevelFilter::TRACE,
+        Ok("off") => tracing_subscriber::filter::LevelFilter::OFF,
+        _ => tracing_subscriber::filter::LevelFilter::WARN,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
 /// Whether anything in the error's chain says the user's input is at fault.
 fn is_user_fault(error: &anyhow::Error) -> bool {
     use flyte_sql_config::ErrorKind;
@@ -82,6 +101,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    init_logging();
     let result = match cli.command {
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
