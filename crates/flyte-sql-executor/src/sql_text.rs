@@ -13,6 +13,23 @@ pub(crate) fn replace_placeholders(
     replace_placeholders_in_context(sql, dollar_numbered, |n, _| replacement(n))
 }
 
+/// The statement as the body of a describe view: trailing semicolons trimmed and each bind
+/// replaced by a typed NULL (`cast(value)`), because a view cannot hold parameters.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn view_body(
+    statement: &flyte_sql_template::Statement,
+    dollar_numbered: bool,
+    cast: fn(&flyte_sql_model::Value) -> &'static str,
+) -> String {
+    replace_placeholders(trim_statement(&statement.sql), dollar_numbered, |n| {
+        statement
+            .binds
+            .get(n)
+            .map_or("NULL", |bind| cast(&bind.value))
+            .to_owned()
+    })
+}
+
 /// As [`replace_placeholders`], with the statement text before the placeholder passed along.
 pub(crate) fn replace_placeholders_in_context(
     sql: &str,

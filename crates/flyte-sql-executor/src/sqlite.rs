@@ -167,14 +167,7 @@ pub(crate) fn describe(
     statement: &Statement,
 ) -> Option<Vec<Described>> {
     let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
-    let body =
-        sql_text::replace_placeholders(sql_text::trim_statement(&statement.sql), false, |n| {
-            statement
-                .binds
-                .get(n)
-                .map_or("NULL", |bind| bind_cast(&bind.value))
-                .to_owned()
-        });
+    let body = sql_text::view_body(statement, false, bind_cast);
     if let Err(error) = connection.batch_execute(&format!("CREATE TEMP VIEW \"{view}\" AS {body}"))
     {
         tracing::debug!(%error, "describe step: sqlite cannot make a view of the query; typing by values");
