@@ -182,14 +182,7 @@ impl QueryableByName<Mysql> for SinkRow {
     fn build<'a>(row: &impl NamedRow<'a, Mysql>) -> diesel::deserialize::Result<Self> {
         stream::with_current(|sink| {
             if sink.needs_names() {
-                let names = (0..row.field_count())
-                    .map(|index| {
-                        Row::get(row, index)
-                            .and_then(|field| field.field_name().map(str::to_owned))
-                            .unwrap_or_else(|| format!("column{}", index + 1))
-                    })
-                    .collect();
-                sink.set_names(names)?;
+                sink.set_names(stream::field_names(row))?;
             }
             let row_number = sink.row_number();
             for index in 0..row.field_count() {

@@ -68,7 +68,7 @@ impl QueryableByName<Sqlite> for SinkRow {
     fn build<'a>(row: &impl NamedRow<'a, Sqlite>) -> diesel::deserialize::Result<Self> {
         stream::with_current(|sink| {
             if sink.needs_names() {
-                sink.set_names(field_names(row))?;
+                sink.set_names(stream::field_names(row))?;
             }
             for index in 0..row.field_count() {
                 let field = Row::get(row, index)
@@ -96,16 +96,6 @@ impl QueryableByName<Sqlite> for SinkRow {
         })?;
         Ok(SinkRow)
     }
-}
-
-fn field_names<'a>(row: &impl Row<'a, Sqlite>) -> Vec<String> {
-    (0..row.field_count())
-        .map(|index| {
-            Row::get(row, index)
-                .and_then(|field| field.field_name().map(str::to_owned))
-                .unwrap_or_else(|| format!("column{}", index + 1))
-        })
-        .collect()
 }
 
 fn boxed_query(statement: &Statement) -> BoxedSqlQuery<'_, Sqlite, SqlQuery> {

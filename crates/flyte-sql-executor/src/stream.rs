@@ -481,3 +481,17 @@ pub(crate) fn unbox_error(step: &'static str, error: diesel::result::Error) -> E
         other => Error::database(step, other),
     }
 }
+
+/// The column names of a result row, `columnN` (1-based) where the driver gives none.
+pub(crate) fn field_names<'a, DB: diesel::backend::Backend>(
+    row: &impl diesel::row::Row<'a, DB>,
+) -> Vec<String> {
+    use diesel::row::Field;
+    (0..row.field_count())
+        .map(|index| {
+            diesel::row::Row::get(row, index)
+                .and_then(|field| field.field_name().map(str::to_owned))
+                .unwrap_or_else(|| format!("column{}", index + 1))
+        })
+        .collect()
+}
