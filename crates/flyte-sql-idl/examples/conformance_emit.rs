@@ -10,6 +10,8 @@
 
 #[path = "../tests/conformance/cases.rs"]
 mod cases;
+#[path = "../tests/conformance/extra_tasks.rs"]
+mod extra_tasks;
 #[path = "../tests/conformance/normalize.rs"]
 mod normalize;
 
@@ -20,14 +22,12 @@ use flyte_sql_config::ErrorKind;
 use flyte_sql_idl::proto::admin::TaskSpec;
 use flyte_sql_idl::proto::core::{LiteralMap, TaskTemplate};
 use flyte_sql_idl::{
-    BindingSource, ContainerFailure, Image, ImageConfig, Message, Name, NodeInput, Recoverability,
-    SerializationSettings, TaskNodeOptions,
+    BindingSource, ContainerFailure, Message, Name, NodeInput, Recoverability, TaskNodeOptions,
 };
-use flyte_sql_model::{
-    InputValues, InputVariable, Interpolation, PrimitiveType, Runtime, SqlTask, TaskMetadata, Value,
-};
+use flyte_sql_model::{InputValues, PrimitiveType, Value};
 
 use crate::cases::{all_cases, fixtures_dir, read_bytes};
+use crate::extra_tasks::{extra_settings, optional_inputs_task, tracks_node_task};
 use crate::normalize::{Normalization, normalize_outputs, normalize_task_spec, normalize_template};
 
 /// One emitted file, as the manifest lists it.
@@ -221,46 +221,8 @@ fn emit_cases(emitter: &mut Emitter) {
 /// The messages of `_flyte_sql_extra` (see `gen_extra.py` there).
 fn emit_extras(emitter: &mut Emitter) {
     let extra = fixtures_dir().join("_flyte_sql_extra");
-    let settings = SerializationSettings {
-        project: "proj".to_owned(),
-        domain: "dev".to_owned(),
-        version: "v1".to_owned(),
-        env: Vec::new(),
-        image_config: ImageConfig {
-            default_image: Some(
-                Image::parse("default", "ghcr.io/example/sql:latest").expect("image"),
-            ),
-            images: Vec::new(),
-            internal_image: None,
-        },
-    };
-    let connection =
-        || flyte_sql_config::ConnectionConfig::new("sqlite:///golden.db").expect("uri");
-    let input = |name: &str, ty, optional| InputVariable {
-        name: name.to_owned(),
-        ty,
-        optional,
-        default: None,
-    };
-
-    let mut builder = SqlTask::builder(
-        "golden.wf.optional_inputs",
-        "select {{ .inputs.i }}, {{ .inputs.f }}, {{ .inputs.s }}, {{ .inputs.b }}, {{ .inputs.dt }}, {{ .inputs.td }}",
-        connection(),
-    )
-    .runtime(Runtime::Python)
-    .interpolation(Interpolation::Compat);
-    for (name, ty) in [
-        ("i", PrimitiveType::Integer),
-        ("f", PrimitiveType::Float),
-        ("s", PrimitiveType::String),
-        ("b", PrimitiveType::Boolean),
-        ("dt", PrimitiveType::Datetime),
-        ("td", PrimitiveType::Duration),
-    ] {
-        builder = builder.input(input(name, ty, true));
-    }
-    let optional = builder.build().expect("optional task");
+    let settings = extra_settings();
+    let optional = optional_inputs_task();
     let golden = TaskTemplate::decode(
         read_bytes(&extra.join("optional_inputs_task_template.pb")).as_slice(),
     )
@@ -303,23 +265,7 @@ fn emit_extras(emitter: &mut Emitter) {
         true,
     );
 
-    let tracks = SqlTask::builder(
-        "golden.wf.tracks",
-        "select * from tracks where Name <> {{ .inputs.name }} limit {{ .inputs.limit }}",
-        connection(),
-    )
-    .runtime(Runtime::Python)
-    .interpolation(Interpolation::Compat)
-    .input(input("limit", PrimitiveType::Integer, false))
-    .input(input("name", PrimitiveType::String, false))
-    .metadata(TaskMetadata {
-        retries: 2,
-        timeout: Some(TimeDelta::seconds(90)),
-        interruptible: Some(true),
-        ..TaskMetadata::default()
-    })
-    .build()
-    .expect("tracks task");
+    let tracks = tracks_node_task();
     let node = flyte_sql_idl::task_node(
         &tracks,
         &settings,

@@ -4,6 +4,7 @@
 //! (`normalize.rs`), and byte by byte where the conformance README says bytes can match.
 
 mod cases;
+mod extra_tasks;
 mod normalize;
 
 use std::collections::BTreeMap;
@@ -15,15 +16,16 @@ use flyte_sql_idl::proto::core::{
     ErrorDocument, LiteralMap, TaskTemplate, container_error, execution_error,
 };
 use flyte_sql_idl::{
-    BindingSource, ContainerFailure, Image, ImageConfig, Message, NodeInput, PythonVersion,
-    Recoverability, SerializationSettings, TaskNodeOptions,
+    BindingSource, ContainerFailure, Message, NodeInput, PythonVersion, Recoverability,
+    SerializationSettings, TaskNodeOptions,
 };
 use flyte_sql_model::{
     InputValues, InputVariable, Interpolation, Output, PrimitiveType, Runtime, SqlTask, TableKind,
-    TableOutput, TaskMetadata, Value,
+    TableOutput, Value,
 };
 
 use crate::cases::{all_cases, fixtures_dir, read_bytes, read_json};
+use crate::extra_tasks::{extra_settings, optional_inputs_task, tracks_node_task};
 use crate::normalize::{Normalization, normalize_outputs, normalize_task_spec, normalize_template};
 
 /// Whether flytekit's bytes are reproducible for this case: no map of the case has a key that is
@@ -433,12 +435,7 @@ fn package_settings() -> SerializationSettings {
         project: String::new(),
         domain: String::new(),
         version: String::new(),
-        env: Vec::new(),
-        image_config: ImageConfig {
-            default_image: Some(Image::parse("default", "ghcr.io/example/sql:latest").unwrap()),
-            images: Vec::new(),
-            internal_image: None,
-        },
+        ..extra_settings()
     }
 }
 
@@ -538,67 +535,6 @@ fn package_indexes_are_zero_padded_to_the_entity_count() {
 }
 
 /// The settings of `_flyte_sql_extra/gen_extra.py`.
-fn extra_settings() -> SerializationSettings {
-    SerializationSettings {
-        project: "proj".to_owned(),
-        domain: "dev".to_owned(),
-        version: "v1".to_owned(),
-        ..package_settings()
-    }
-}
-
-fn optional_inputs_task() -> SqlTask {
-    let mut builder = SqlTask::builder(
-        "golden.wf.optional_inputs",
-        "select {{ .inputs.i }}, {{ .inputs.f }}, {{ .inputs.s }}, {{ .inputs.b }}, {{ .inputs.dt }}, {{ .inputs.td }}",
-        ConnectionConfig::new("sqlite:///golden.db").unwrap(),
-    )
-    .runtime(Runtime::Python)
-    .interpolation(Interpolation::Compat);
-    for (name, ty) in [
-        ("i", PrimitiveType::Integer),
-        ("f", PrimitiveType::Float),
-        ("s", PrimitiveType::String),
-        ("b", PrimitiveType::Boolean),
-        ("dt", PrimitiveType::Datetime),
-        ("td", PrimitiveType::Duration),
-    ] {
-        builder = builder.input(InputVariable {
-            name: name.to_owned(),
-            ty,
-            optional: true,
-            default: None,
-        });
-    }
-    builder.build().unwrap()
-}
-
-fn tracks_node_task() -> SqlTask {
-    let input = |name: &str, ty| InputVariable {
-        name: name.to_owned(),
-        ty,
-        optional: false,
-        default: None,
-    };
-    SqlTask::builder(
-        "golden.wf.tracks",
-        "select * from tracks where Name <> {{ .inputs.name }} limit {{ .inputs.limit }}",
-        ConnectionConfig::new("sqlite:///golden.db").unwrap(),
-    )
-    .runtime(Runtime::Python)
-    .interpolation(Interpolation::Compat)
-    .input(input("limit", PrimitiveType::Integer))
-    .input(input("name", PrimitiveType::String))
-    .metadata(TaskMetadata {
-        retries: 2,
-        timeout: Some(TimeDelta::seconds(90)),
-        interruptible: Some(true),
-        ..TaskMetadata::default()
-    })
-    .build()
-    .unwrap()
-}
-
 fn extra(name: &str) -> Vec<u8> {
     read_bytes(&fixtures_dir().join("_flyte_sql_extra").join(name))
 }
