@@ -22,6 +22,25 @@ fn package_task_files() -> [String; 2] {
     })
 }
 
+/// `flyte-sql serialize TASK --project p --domain d --version 1 --out out` in `dir`.
+fn serialize_one(dir: &TestDir, task: &Path) -> std::process::Output {
+    run(
+        dir,
+        [
+            "serialize",
+            task.to_str().unwrap(),
+            "--project",
+            "p",
+            "--domain",
+            "d",
+            "--version",
+            "1",
+            "--out",
+            "out",
+        ],
+    )
+}
+
 #[test]
 fn serialize_writes_one_template_per_task_with_the_settings() {
     let dir = TestDir::new("serialize");
@@ -108,21 +127,7 @@ name = "limit"
 type = "integer"
 "#,
     );
-    let output = run(
-        &dir,
-        [
-            "serialize",
-            task.to_str().unwrap(),
-            "--project",
-            "p",
-            "--domain",
-            "d",
-            "--version",
-            "1",
-            "--out",
-            "out",
-        ],
-    );
+    let output = serialize_one(&dir, &task);
     stdout_of_success(&output);
     let template = idl::decode_task_template(
         &std::fs::read(dir.join("out/examples.tracks.top_n.pb")).unwrap(),
@@ -204,21 +209,7 @@ fn invalid_task_files_exit_2_naming_the_field() {
         "task.toml",
         "name = \"t\"\nquery = \"select {{ .inputs.x }}\"\n[connection]\nuri = \"sqlite://\"\n",
     );
-    let output = run(
-        &dir,
-        [
-            "serialize",
-            task.to_str().unwrap(),
-            "--project",
-            "p",
-            "--domain",
-            "d",
-            "--version",
-            "1",
-            "--out",
-            "out",
-        ],
-    );
+    let output = serialize_one(&dir, &task);
     let stderr = stderr_of_failure(&output, 2);
     assert!(stderr.contains("task.toml"), "{stderr}");
     assert!(
@@ -237,21 +228,7 @@ fn definition_warnings_go_to_stderr() {
         "task.toml",
         "name = \"t\"\nquery = \"select 1\"\n[connection]\nuri = \"postgresql://u@h/db\"\nconnect_args = { ssl_mode = \"require\" }\n",
     );
-    let output = run(
-        &dir,
-        [
-            "serialize",
-            task.to_str().unwrap(),
-            "--project",
-            "p",
-            "--domain",
-            "d",
-            "--version",
-            "1",
-            "--out",
-            "out",
-        ],
-    );
+    let output = serialize_one(&dir, &task);
     stdout_of_success(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
