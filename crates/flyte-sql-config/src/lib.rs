@@ -8,7 +8,7 @@
 //! ([`accepted_connect_args`]) and merges everything into typed [`ConnectOptions`] for the
 //! executor; [`SecretRef`] names a Flyte secret and [`resolve_secret`] finds its value exactly as
 //! flytekit does, through a [`SecretSource`]. Secret values live in [`SecretString`], which prints
-//! `***`. The crate never connects, reads files or looks at the environment.
+//! `***`, and [`Redactor`] removes every secret value of a run from text that leaves the process. The crate never connects, reads files or looks at the environment.
 //!
 //! # Example
 //!
@@ -75,6 +75,7 @@ mod connect_args;
 mod connection;
 mod error;
 mod options;
+mod redact;
 mod secret;
 mod secrets_manager;
 mod uri;
@@ -89,6 +90,7 @@ pub use options::{
     ConnectOptions, MysqlOptions, MysqlSslMode, PostgresOptions, SqliteDatabase,
     SqliteIsolationLevel, SqliteOptions,
 };
+pub use redact::{REDACTED, Redactor};
 pub use secret::{MountRequirement, SecretRef, SecretString};
 pub use secrets_manager::{
     MemorySecretSource, ResolvedSecrets, SecretSource, SecretsSettings, resolve_secret,

@@ -2,23 +2,28 @@
 //! Flyte container task.
 //!
 //! Every subcommand lives in its own module; this file parses the command line and maps errors to
-//! exit codes in one place: 0 success, 1 failure while running, 2 bad input (usage, task file,
-//! values).
+//! exit codes in one place, through the one classification of `fault.rs`: 0 success, 1 failure
+//! of the system while running, 2 bad input (usage, task file, values, SQL). `execute` and
+//! `pyflyte-execute` report failures as Flyte error documents instead (see `execute.rs`).
 
 // A command-line tool reports on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod execute;
+mod fault;
 mod package;
 mod render;
 mod run;
 mod serialize;
+mod storage;
 mod task_file;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Flyte SQL tasks: render, run, serialize and package them.
+/// Flyte SQL tasks: render, run, serialize and package them, and run them as Flyte container tasks.
 #[derive(Debug, Parser)]
 #[command(name = "flyte-sql", version, about, long_about = None)]
 struct Cli {
@@ -32,6 +37,8 @@ enum Command {
     Run(run::RunArgs),
     Serialize(serialize::SerializeArgs),
     Package(package::PackageArgs),
+    Execute(execute::ExecuteArgs),
+    PyflyteExecute(execute::PyflyteExecuteArgs),
 }
 
 /// An error the user can fix by changing the command line or its inputs (exit code 2).
@@ -65,41 +72,37 @@ fn init_logging() {
         .init();
 }
 
-/// Whether anything in the error's chain says the user's input is at fault.
-fn is_user_fault(error: &anyhow::Error) -> bool {
-    use flyte_sql_config::ErrorKind;
-    error.chain().any(|cause| {
-        cause.is::<UsageError>()
-            || cause
-                .downcast_ref::<flyte_sql_model::Error>()
-                .is_some_and(|error| error.kind() == ErrorKind::User)
-            || cause
-                .downcast_ref::<flyte_sql_template::Error>()
-                .is_some_and(|error| error.kind() == ErrorKind::User)
-            || cause
-                .downcast_ref::<flyte_sql_config::Error>()
-                .is_some_and(|error| error.kind() == ErrorKind::User)
-            || cause
-                .downcast_ref::<flyte_sql_executor::Error>()
-                .is_some_and(|error| error.kind() == ErrorKind::User)
-            || cause
-                .downcast_ref::<flyte_sql_idl::Error>()
-                .is_some_and(|error| error.kind() == ErrorKind::User)
+/// Parses the command line, or exits as clap says: help and version on stdout with success,
+/// usage errors on stderr with 2.
+fn parse_or_exit<P: Parser>() -> Result<P, ExitCode> {
+    P::try_parse().map_err(|error| {
+        let _ = error.print();
+        if error.use_stderr() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        }
     })
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Invoked as `pyflyte-execute` (a symlink in the executor image), the binary takes the Python
+    // plugin's container args unchanged.
+    let invoked_as = std::env::args_os()
+        .next()
+        .and_then(|arg0| Path::new(&arg0).file_stem().map(|stem| stem.to_owned()));
+    if invoked_as.is_some_and(|stem| stem == "pyflyte-execute") {
+        return match parse_or_exit::<execute::PyflyteExecuteCommand>() {
+            Ok(command) => {
+                init_logging();
+                execute::pyflyte_execute(&command.args)
+            }
+            Err(code) => code,
+        };
+    }
+    let cli = match parse_or_exit::<Cli>() {
         Ok(cli) => cli,
-        Err(error) => {
-            // clap prints help and version to stdout with success, everything else to stderr.
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     init_logging();
     let result = match cli.command {
@@ -107,15 +110,16 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Serialize(args) => serialize::run(&args),
         Command::Package(args) => package::run(&args),
+        Command::Execute(args) => return execute::execute(&args),
+        Command::PyflyteExecute(args) => return execute::pyflyte_execute(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            if is_user_fault(&error) {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(1)
+            match fault::classify(&error).kind {
+                flyte_sql_config::ErrorKind::User => ExitCode::from(2),
+                flyte_sql_config::ErrorKind::System => ExitCode::from(1),
             }
         }
     }

@@ -230,7 +230,10 @@ pub(crate) mod tests {
                 .settings("p", "d", "v")
                 .unwrap_err();
             assert_eq!(format!("{error:#}"), message);
-            assert!(crate::is_user_fault(&error));
+            assert_eq!(
+                crate::fault::classify(&error).kind,
+                flyte_sql_config::ErrorKind::User
+            );
         }
     }
 
