@@ -15,12 +15,12 @@ use serde_json::Value as Json;
 
 use crate::run::{Table, only_output, read_table};
 
-fn conformance_dir() -> PathBuf {
+pub(crate) fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/conformance")
 }
 
 /// The cases that have a recorded entrypoint run.
-fn cases_with_runs() -> Vec<String> {
+pub(crate) fn cases_with_runs() -> Vec<String> {
     let mut cases: Vec<String> = std::fs::read_dir(conformance_dir())
         .expect("the conformance fixtures")
         .map(|entry| entry.expect("an entry").path())
@@ -36,7 +36,7 @@ fn cases_with_runs() -> Vec<String> {
     cases
 }
 
-fn read_json(path: &Path) -> Json {
+pub(crate) fn read_json(path: &Path) -> Json {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     serde_json::from_str(&text).expect("valid JSON")
@@ -44,7 +44,7 @@ fn read_json(path: &Path) -> Json {
 
 /// Creates the golden database's tables (`tracks`, `typed`) under unique names; returns the
 /// names. SQLite runs the fixture script as is; the servers get the same values in their types.
-fn create_golden_tables(db: &TestDb, case_number: usize) -> (String, String) {
+pub(crate) fn create_golden_tables(db: &TestDb, case_number: usize) -> (String, String) {
     // Neither name contains the other table's name, so that replacing one keeps the other.
     let tracks = db.table(&format!("c{case_number}_tracks"));
     let typed = db.table(&format!("c{case_number}_typ"));
@@ -119,7 +119,7 @@ fn create_golden_tables(db: &TestDb, case_number: usize) -> (String, String) {
 }
 
 /// The task file of a case, in compatible mode, against the renamed tables.
-fn task_file(db: &TestDb, case: &Json, tracks: &str, typed: &str) -> PathBuf {
+pub(crate) fn task_file(db: &TestDb, case: &Json, tracks: &str, typed: &str) -> PathBuf {
     let query = case["query_template"]
         .as_str()
         .expect("query_template")
@@ -337,7 +337,12 @@ fn base64_decode(text: &str) -> Vec<u8> {
 }
 
 /// Compares a table with a golden parquet description; returns the upgrades found.
-fn compare_table(case: &str, backend: Backend, ours: &Table, golden: &Json) -> Vec<String> {
+pub(crate) fn compare_table(
+    case: &str,
+    backend: Backend,
+    ours: &Table,
+    golden: &Json,
+) -> Vec<String> {
     let golden_columns = golden["columns"].as_array().expect("columns");
     assert_eq!(
         ours.schema.len(),
@@ -459,7 +464,7 @@ backend_test!(
 );
 
 /// The documented differences, case by case: the test fails on an undocumented one.
-fn check_upgrades(case: &str, backend: Backend, ours: &Table, upgrades: &[String]) {
+pub(crate) fn check_upgrades(case: &str, backend: Backend, ours: &Table, upgrades: &[String]) {
     let expected: &[&str] = match (case, backend) {
         ("typed_table", Backend::Sqlite | Backend::Postgres) => &[
             "b: a declared boolean is a boolean, not 0/1",

@@ -13,3 +13,9 @@ mod conformance_runs;
 
 // `serialize` and `package`: TaskTemplates and registration archives.
 mod serialize;
+
+// The Flyte-side harness: what flytepropeller does around a container task.
+mod propeller;
+
+// `execute` and `pyflyte-execute` through that harness: flytekit's templates, ours, and failures.
+mod execute;

@@ -352,7 +352,10 @@ fn report_failure(
     };
     let document = error_document(&failure).encode_to_vec();
     if let Err(write_error) = output_prefix.join(&file_name).write_atomically(&document) {
-        eprintln!("error: cannot write the error document: {write_error}");
+        eprintln!(
+            "error: cannot write the error document: {:#}",
+            anyhow::Error::from(write_error)
+        );
         return ExitCode::from(1);
     }
     if fail_on_error() {

@@ -69,7 +69,7 @@ pub(crate) enum LocationError {
 
 /// Reading or writing a location failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {}: {source}", path.display())]
+#[error("cannot {action} {}", path.display())]
 pub(crate) struct StorageError {
     /// What was being done (`read`, `write`, ...).
     pub(crate) action: &'static str,
