@@ -823,3 +823,123 @@ fn the_version_is_what_templates_and_parquet_carry() {
         .map(str::to_owned);
     assert_eq!(created_by, Some(format!("flyte-sql version {version}")));
 }
+
+backend_test!(
+    a_connection_killed_mid_query_is_recoverable,
+    |db: &TestDb| {
+        // The server ends the task's connection while its query runs, as a failover or an operator
+        // would: Flyte may retry.
+        let marker = format!("flyte_sql_victim_{}", std::process::id());
+        let (query, find_victim) = match db.backend {
+            Backend::Sqlite => return,
+            Backend::Postgres => (
+                format!("select pg_sleep(30) as {marker}"),
+                format!(
+                    "select pg_terminate_backend(pid) as killed from pg_stat_activity where query like '%{marker}%' and pid <> pg_backend_pid()"
+                ),
+            ),
+            Backend::Mysql => (
+                format!("select sleep(30) as {marker}"),
+                format!(
+                    "select id from information_schema.processlist where info like '%sleep(30) as {marker}%' and id <> connection_id()"
+                ),
+            ),
+        };
+        let task = db.dir.write(
+        "victim.toml",
+        &format!(
+            "name = \"t.victim\"\nquery = {}\n[connection]\nuri = {}\n[output]\nkind = \"schema\"\n",
+            toml_string(&query),
+            toml_string(&db.url)
+        ),
+    );
+        let template = serialize(&db.dir, &task);
+        let pod_dir = TestDir::new("victim");
+        let pod = Pod::new(&pod_dir);
+        let child = pod.spawn(&template, &no_inputs());
+        let started = std::time::Instant::now();
+        loop {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the victim's query never showed up on the server"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let out = db.dir.join("killer");
+            let _ = std::fs::remove_dir_all(&out);
+            stdout_of_success(&db.run([
+                "run",
+                "--uri",
+                &db.url,
+                "--query",
+                &find_victim,
+                "--out",
+                out.to_str().unwrap(),
+            ]));
+            let victims = read_table(&only_output(&out)).rows;
+            let Some(victim) = victims.first() else {
+                continue;
+            };
+            if db.backend == Backend::Mysql {
+                db.execute(&format!("kill {}", victim[0]));
+            }
+            break;
+        }
+        let result = pod.wait(&template, child);
+        assert_eq!(result.exit_code(), Some(0));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(25),
+            "the kill ended the query"
+        );
+        let error = result.expect_error();
+        assert_classified(error, true, false, "ConnectionError");
+        assert_no_raw_data(&pod);
+    }
+);
+
+#[test]
+fn object_store_urls_are_refused_and_never_become_local_folders() {
+    let dir = TestDir::new("object-store");
+    let (_, template) = sqlite_task(&dir, "select 1 as x", "", "");
+    // `run --out s3://...` used to write a local folder named `s3:`.
+    let output = run(
+        &dir,
+        [
+            "run",
+            "--uri",
+            "sqlite://",
+            "--query",
+            "select 1 as x",
+            "--out",
+            "s3://bucket/prefix",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("object store (s3://)"), "{stderr}");
+    assert!(!dir.join("s3:").exists());
+    // A raw prefix on an object store: the pod reports it through error.pb.
+    let mut pod = Pod::new(&dir);
+    pod.raw_prefix = "gs://bucket/raw".to_owned();
+    let result = pod.run(&template, &no_inputs());
+    assert_classified(result.expect_error(), false, true, "UsageError");
+    assert!(!dir.join("gs:").exists());
+    // An output prefix on one: nothing can be reported through Flyte.
+    std::fs::write(dir.join("task.pb"), &template).unwrap();
+    std::fs::write(dir.join("inputs.pb"), no_inputs()).unwrap();
+    let output = run(
+        &dir,
+        [
+            "execute",
+            "--inputs",
+            "inputs.pb",
+            "--output-prefix",
+            "abfs://c/out",
+            "--raw-output-data-prefix",
+            "raw",
+            "--",
+            "task.pb",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!dir.join("abfs:").exists());
+}

@@ -114,6 +114,32 @@ impl Pod {
 
     /// Runs the task of `template` (TaskTemplate bytes) with `inputs` (LiteralMap bytes).
     pub(crate) fn run(&self, template: &[u8], inputs: &[u8]) -> PodResult {
+        let process = self
+            .command(template, inputs)
+            .output()
+            .expect("starting the container's entrypoint");
+        self.collect(template, process)
+    }
+
+    /// Starts the task in the background; [`Pod::wait`] collects it.
+    pub(crate) fn spawn(&self, template: &[u8], inputs: &[u8]) -> std::process::Child {
+        self.command(template, inputs)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the container's entrypoint")
+    }
+
+    /// Waits for a task started with [`Pod::spawn`] and reads what it wrote.
+    pub(crate) fn wait(&self, template: &[u8], child: std::process::Child) -> PodResult {
+        let process = child
+            .wait_with_output()
+            .expect("waiting for the entrypoint");
+        self.collect(template, process)
+    }
+
+    /// The pod's process: files written where propeller writes them, args filled.
+    fn command(&self, template: &[u8], inputs: &[u8]) -> std::process::Command {
         std::fs::create_dir_all(&self.node_dir).expect("creating the node directory");
         let template_path = self.node_dir.join("task.pb");
         let inputs_path = self.node_dir.join("inputs.pb");
@@ -137,13 +163,12 @@ impl Pod {
                 })
             })
             .collect();
-        let process = std::process::Command::new(self.program(&args[0]))
+        let mut command = std::process::Command::new(self.program(&args[0]));
+        command
             .args(&args[1..])
             .current_dir(&self.cwd)
-            .envs(self.env.iter().map(|(name, value)| (name, value)))
-            .output()
-            .expect("starting the container's entrypoint");
-        self.collect(&decoded, process)
+            .envs(self.env.iter().map(|(name, value)| (name, value)));
+        command
     }
 
     /// The binary propeller's pod would start for `args[0]`.
@@ -165,7 +190,8 @@ impl Pod {
         }
     }
 
-    fn collect(&self, template: &TaskTemplate, process: Output) -> PodResult {
+    fn collect(&self, template: &[u8], process: Output) -> PodResult {
+        let template = decode_task_template(template).expect("a TaskTemplate");
         let error_file = std::fs::read_dir(&self.output_prefix)
             .into_iter()
             .flatten()

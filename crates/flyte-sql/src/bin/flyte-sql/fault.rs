@@ -93,8 +93,12 @@ pub(crate) fn classify(error: &anyhow::Error) -> Fault {
 }
 
 fn executor_fault(error: &flyte_sql_executor::Error) -> Fault {
-    use flyte_sql_executor::Error;
+    use flyte_sql_executor::{DatabaseFailure, Error};
     let category = match error {
+        Error::Database {
+            failure: DatabaseFailure::ConnectionLost,
+            ..
+        } => "ConnectionError",
         Error::Database { .. } | Error::StatementTimeout { .. } => match error.kind() {
             ErrorKind::User => "SqlError",
             ErrorKind::System => "DatabaseError",

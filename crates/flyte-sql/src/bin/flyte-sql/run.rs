@@ -16,6 +16,7 @@ use flyte_sql_model::{InputValues, Output, SqlTask, TableKind, TableOutput, Valu
 use flyte_sql_template::Statement;
 
 use crate::UsageError;
+use crate::storage::Location;
 
 /// Run a task file, or a one-off query, against its database and write the result as Parquet.
 #[derive(Debug, Args)]
@@ -36,15 +37,18 @@ pub(crate) struct RunArgs {
     /// A one-off query, run as written (no placeholders).
     #[arg(long, requires = "uri")]
     query: Option<String>,
-    /// Where the output directory (<32 hex digits>/00000) is created.
+    /// Where the output directory (<32 hex digits>/00000) is created: a local directory or a
+    /// file:// URL.
     #[arg(long, value_name = "DIR", default_value = "flyte-sql-output")]
-    out: PathBuf,
+    out: String,
     /// How many rows to preview on stdout (0 for none).
     #[arg(long, value_name = "N", default_value_t = 10)]
     preview: usize,
 }
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
+    // Checked before anything connects: an object-store URL must not become a local folder.
+    let out = Location::parse(&args.out, "--out")?;
     let (connection, statement_source) = match (&args.task, &args.uri, &args.query) {
         (Some(path), _, _) => {
             let task = crate::task_file::load(path)?;
@@ -67,7 +71,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
     };
     let options = resolve_connect_options(&connection)?;
     let executor = Executor::connect(connection.uri(), options, &PoolOptions::single())?;
-    let mut run_options = RunOptions::new(args.out.clone());
+    let mut run_options = RunOptions::new(out.path().to_path_buf());
     run_options.preview_rows = args.preview;
     let mut progress = TerminalProgress::new();
     let report = match &statement_source {
