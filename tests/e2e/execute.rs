@@ -56,7 +56,7 @@ fn task_of(path: &Path) -> SqlTask {
 }
 
 /// The inputs.pb of `values` for `task`.
-fn inputs_of(task: &SqlTask, values: &[(&str, Value)]) -> Vec<u8> {
+pub(crate) fn inputs_of(task: &SqlTask, values: &[(&str, Value)]) -> Vec<u8> {
     let values: InputValues = values
         .iter()
         .map(|(name, value)| ((*name).to_owned(), value.clone()))
@@ -67,7 +67,12 @@ fn inputs_of(task: &SqlTask, values: &[(&str, Value)]) -> Vec<u8> {
 }
 
 /// Checks an error document: its kind, origin and code prefix.
-fn assert_classified(error: &ContainerError, recoverable: bool, user: bool, category: &str) {
+pub(crate) fn assert_classified(
+    error: &ContainerError,
+    recoverable: bool,
+    user: bool,
+    category: &str,
+) {
     let kind = if recoverable {
         container_error::Kind::Recoverable
     } else {
@@ -98,7 +103,7 @@ fn assert_no_raw_data(pod: &Pod) {
 }
 
 /// Builds `golden.db` in `dir` from the conformance fixture script, one statement at a time.
-fn build_golden_db(dir: &TestDir) {
+pub(crate) fn build_golden_db(dir: &TestDir) {
     let script = std::fs::read_to_string(conformance_dir().join("fixtures/golden_db.sql"))
         .expect("golden_db.sql");
     for (index, statement) in script
@@ -550,11 +555,17 @@ backend_test!(
     }
 );
 
-/// A SQLite task over `golden.db` in its own directory, serialized.
-fn sqlite_task(dir: &TestDir, query: &str, inputs: &str, extra: &str) -> (SqlTask, Vec<u8>) {
-    build_golden_db(dir);
+/// A SQLite task over `golden.db` (relative to the working directory), serialized in `dir`.
+static TASKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(crate) fn serialize_task(
+    dir: &TestDir,
+    query: &str,
+    inputs: &str,
+    extra: &str,
+) -> (SqlTask, Vec<u8>) {
     let path = dir.write(
-        "task.toml",
+        &format!("task-{}.toml", TASKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
         &format!(
             "name = \"t.sqlite\"\n{extra}\nquery = {}\n[connection]\nuri = \"sqlite:///golden.db\"\n{inputs}\n[output]\nkind = \"schema\"\n",
             toml_string(query)
@@ -566,7 +577,8 @@ fn sqlite_task(dir: &TestDir, query: &str, inputs: &str, extra: &str) -> (SqlTas
 #[test]
 fn inputs_that_do_not_fit_the_interface_are_user_errors_naming_the_input() {
     let dir = TestDir::new("bad-inputs");
-    let (task, template) = sqlite_task(
+    build_golden_db(&dir);
+    let (task, template) = serialize_task(
         &dir,
         "select Name from tracks where TrackId = {{ .inputs.id }}",
         "[[inputs]]\nname = \"id\"\ntype = \"integer\"\n",
@@ -638,7 +650,8 @@ fn colons_in_the_sql_and_in_spliced_values_are_text_not_binds() {
     // The reference wraps the query in sqlalchemy.text(), so `:name` anywhere fails with "A value
     // is required for bind parameter".
     let dir = TestDir::new("colons");
-    let (task, template) = sqlite_task(
+    build_golden_db(&dir);
+    let (task, template) = serialize_task(
         &dir,
         "select ':name' as a, '{{ .inputs.v }}' as b, 'x::text' as c",
         "[[inputs]]\nname = \"v\"\ntype = \"string\"\n",
@@ -659,7 +672,9 @@ fn colons_in_the_sql_and_in_spliced_values_are_text_not_binds() {
 fn a_file_url_raw_prefix_works() {
     // The reference creates a directory literally named `file:` and fails.
     let dir = TestDir::new("file-url");
-    let (_, template) = sqlite_task(&dir, "select TrackId from tracks where TrackId < 2", "", "");
+    build_golden_db(&dir);
+    let (_, template) =
+        serialize_task(&dir, "select TrackId from tracks where TrackId < 2", "", "");
     let mut pod = Pod::new(&dir);
     pod.raw_prefix = format!("file://{}/", dir.join("raw-url").display());
     let result = pod.run(&template, &no_inputs());
@@ -675,7 +690,8 @@ fn a_file_url_raw_prefix_works() {
 #[test]
 fn a_distributed_error_strategy_names_the_error_file_and_worker() {
     let dir = TestDir::new("dist-error");
-    let (_, template) = sqlite_task(&dir, "select * from no_such_table", "", "");
+    build_golden_db(&dir);
+    let (_, template) = serialize_task(&dir, "select * from no_such_table", "", "");
     let result = Pod::new(&dir)
         .env("FLYTE_INTERNAL_DIST_ERROR_STRATEGY", "Earliest")
         .env("FLYTE_INTERNAL_WORKER_NAME", "worker-3")
@@ -695,7 +711,8 @@ fn a_distributed_error_strategy_names_the_error_file_and_worker() {
 #[test]
 fn a_run_whose_outputs_cannot_be_written_leaves_no_parquet() {
     let dir = TestDir::new("unwritable");
-    let (_, template) = sqlite_task(&dir, "select TrackId from tracks", "", "");
+    build_golden_db(&dir);
+    let (_, template) = serialize_task(&dir, "select TrackId from tracks", "", "");
     let blocker = dir.write(
         "blocker",
         "a file where the output prefix should be a directory",
@@ -713,7 +730,8 @@ fn a_run_whose_outputs_cannot_be_written_leaves_no_parquet() {
 #[test]
 fn loader_arguments_flyte_sql_does_not_implement_are_user_errors() {
     let dir = TestDir::new("loader");
-    let (_, template) = sqlite_task(
+    build_golden_db(&dir);
+    let (_, template) = serialize_task(
         &dir,
         "select 1 as x",
         "",
@@ -800,7 +818,8 @@ fn the_version_is_what_templates_and_parquet_carry() {
     let dir = TestDir::new("version");
     let printed = stdout_of_success(&run(&dir, ["--version"]));
     assert_eq!(printed.trim(), format!("flyte-sql {version}"));
-    let (_, template) = sqlite_task(&dir, "select 1 as x", "", "");
+    build_golden_db(&dir);
+    let (_, template) = serialize_task(&dir, "select 1 as x", "", "");
     let decoded = idl::decode_task_template(&template).unwrap();
     let runtime = decoded.metadata.unwrap().runtime.unwrap();
     assert_eq!(runtime.version, version);
@@ -897,10 +916,12 @@ backend_test!(
 );
 
 #[test]
-fn object_store_urls_are_refused_and_never_become_local_folders() {
-    let dir = TestDir::new("object-store");
-    let (_, template) = sqlite_task(&dir, "select 1 as x", "", "");
-    // `run --out s3://...` used to write a local folder named `s3:`.
+fn unknown_url_schemes_are_refused_and_never_become_local_folders() {
+    let dir = TestDir::new("unknown-scheme");
+    build_golden_db(&dir);
+    let (_, template) = serialize_task(&dir, "select 1 as x", "", "");
+    // `run --out s3://...` used to write a local folder named `s3:`; a scheme flyte-sql does not
+    // know is refused by name.
     let output = run(
         &dir,
         [
@@ -910,20 +931,19 @@ fn object_store_urls_are_refused_and_never_become_local_folders() {
             "--query",
             "select 1 as x",
             "--out",
-            "s3://bucket/prefix",
+            "ftp://host/prefix",
         ],
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("object store (s3://)"), "{stderr}");
-    assert!(!dir.join("s3:").exists());
-    // A raw prefix on an object store: the pod reports it through error.pb.
+    assert!(stderr.contains("`ftp://`"), "{stderr}");
+    assert!(!dir.join("ftp:").exists());
+    // A raw prefix of that kind: the pod reports it through error.pb.
     let mut pod = Pod::new(&dir);
-    pod.raw_prefix = "gs://bucket/raw".to_owned();
+    pod.raw_prefix = "ftp://host/raw".to_owned();
     let result = pod.run(&template, &no_inputs());
     assert_classified(result.expect_error(), false, true, "UsageError");
-    assert!(!dir.join("gs:").exists());
-    // An output prefix on one: nothing can be reported through Flyte.
+    // An output prefix of that kind: nothing can be reported through Flyte.
     std::fs::write(dir.join("task.pb"), &template).unwrap();
     std::fs::write(dir.join("inputs.pb"), no_inputs()).unwrap();
     let output = run(
@@ -933,7 +953,7 @@ fn object_store_urls_are_refused_and_never_become_local_folders() {
             "--inputs",
             "inputs.pb",
             "--output-prefix",
-            "abfs://c/out",
+            "ftp://host/out",
             "--raw-output-data-prefix",
             "raw",
             "--",
@@ -941,5 +961,5 @@ fn object_store_urls_are_refused_and_never_become_local_folders() {
         ],
     );
     assert_eq!(output.status.code(), Some(2));
-    assert!(!dir.join("abfs:").exists());
+    assert!(!dir.join("ftp:").exists());
 }

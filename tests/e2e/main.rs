@@ -19,3 +19,6 @@ mod propeller;
 
 // `execute` and `pyflyte-execute` through that harness: flytekit's templates, ours, and failures.
 mod execute;
+
+// The runtime with every path on S3, Azure and GCS, on servers the tests start themselves.
+mod object_stores;

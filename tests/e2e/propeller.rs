@@ -17,6 +17,7 @@ use std::process::Output;
 
 use flyte_sql::idl::proto::core::{ContainerError, LiteralMap, TaskTemplate, task_template};
 use flyte_sql::idl::{Message, decode_error_document, decode_literal_map, decode_task_template};
+use flyte_sql_tests::stores::StoreServer;
 use flyte_sql_tests::{TestDir, flyte_sql_binary};
 
 /// One attempt of a task, as propeller lays it out under a test directory.
@@ -34,6 +35,9 @@ pub(crate) struct Pod {
     pub(crate) cwd: PathBuf,
     /// Extra environment variables of the container.
     pub(crate) env: Vec<(String, String)>,
+    /// When every path is on an object store: the server, the bucket and the key prefix of the
+    /// node (the other paths above are then keys under it).
+    pub(crate) store: Option<(&'static StoreServer, String, String)>,
 }
 
 /// What propeller saw after the pod ended.
@@ -103,7 +107,108 @@ impl Pod {
             checkpoint_prefix: dir.join(&format!("checkpoints/{attempt}")),
             cwd: dir.path().to_path_buf(),
             env: Vec::new(),
+            store: None,
         }
+    }
+
+    /// An attempt whose inputs, template, outputs and raw data are all on `server`, in `bucket`
+    /// under the key prefix `prefix`, as on a cluster; the container still runs in `dir`.
+    pub(crate) fn on_store(
+        dir: &TestDir,
+        server: &'static StoreServer,
+        bucket: &str,
+        prefix: &str,
+    ) -> Pod {
+        let mut pod = Pod::new(dir);
+        pod.raw_prefix = server.url(bucket, &format!("{prefix}/raw/0"));
+        pod.env = server.env();
+        pod.store = Some((server, bucket.to_owned(), prefix.to_owned()));
+        pod
+    }
+
+    /// Where the node's file `name` is, as the container sees it; writes it there.
+    fn put_node_file(&self, name: &str, bytes: &[u8]) -> String {
+        match &self.store {
+            None => {
+                std::fs::create_dir_all(&self.node_dir).expect("creating the node directory");
+                let path = self.node_dir.join(name);
+                std::fs::write(&path, bytes).expect("writing a node file");
+                path.display().to_string()
+            }
+            Some((server, bucket, prefix)) => {
+                let key = format!("{prefix}/node/{name}");
+                server.put(bucket, &key, bytes);
+                server.url(bucket, &key)
+            }
+        }
+    }
+
+    /// The output prefix as the container sees it.
+    fn output_prefix_text(&self) -> String {
+        match &self.store {
+            None => self.output_prefix.display().to_string(),
+            Some((server, bucket, prefix)) => server.url(bucket, &format!("{prefix}/node/0")),
+        }
+    }
+
+    /// The names of the files under the output prefix.
+    fn output_files(&self) -> Vec<String> {
+        match &self.store {
+            None => std::fs::read_dir(&self.output_prefix)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Some((server, bucket, prefix)) => {
+                let directory = format!("{prefix}/node/0/");
+                server
+                    .list(bucket, &directory)
+                    .into_iter()
+                    .filter_map(|key| key.strip_prefix(&directory).map(str::to_owned))
+                    .collect()
+            }
+        }
+    }
+
+    /// The bytes of the output file `name`.
+    fn read_output(&self, name: &str) -> Option<Vec<u8>> {
+        match &self.store {
+            None => std::fs::read(self.output_prefix.join(name)).ok(),
+            Some((server, bucket, prefix)) => {
+                server.get(bucket, &format!("{prefix}/node/0/{name}"))
+            }
+        }
+    }
+
+    /// Every object (and unfinished upload) under the raw prefix of a pod on a store.
+    pub(crate) fn raw_objects(&self) -> Vec<String> {
+        let (server, bucket, prefix) = self.store.as_ref().expect("a pod on an object store");
+        server.list(bucket, &format!("{prefix}/raw/"))
+    }
+
+    /// The Parquet file `00000` of the dataset a successful run's outputs name, copied to a
+    /// local directory when it is on a store; returns that directory.
+    pub(crate) fn dataset(&self, outputs: &LiteralMap) -> PathBuf {
+        let Some((server, bucket, _)) = &self.store else {
+            return dataset_directory(outputs, &self.cwd);
+        };
+        let uri = dataset_uri(outputs);
+        let key = uri
+            .split_once("://")
+            .and_then(|(_, rest)| rest.strip_prefix(bucket.as_str()))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .unwrap_or_else(|| panic!("{uri} is not in bucket {bucket}"));
+        let bytes = server
+            .get(bucket, &format!("{key}/00000"))
+            .unwrap_or_else(|| panic!("no {uri}/00000"));
+        let local = self
+            .cwd
+            .join("downloaded")
+            .join(key.rsplit('/').next().unwrap());
+        std::fs::create_dir_all(&local).expect("a download directory");
+        std::fs::write(local.join("00000"), bytes).expect("writing the download");
+        local
     }
 
     /// Sets an environment variable of the container.
@@ -140,22 +245,21 @@ impl Pod {
 
     /// The pod's process: files written where propeller writes them, args filled.
     fn command(&self, template: &[u8], inputs: &[u8]) -> std::process::Command {
-        std::fs::create_dir_all(&self.node_dir).expect("creating the node directory");
-        let template_path = self.node_dir.join("task.pb");
-        let inputs_path = self.node_dir.join("inputs.pb");
-        std::fs::write(&template_path, template).expect("writing task.pb");
-        std::fs::write(&inputs_path, inputs).expect("writing inputs.pb");
+        let template_path = self.put_node_file("task.pb", template);
+        let inputs_path = self.put_node_file("inputs.pb", inputs);
+        let node_prefix = template_path.trim_end_matches("/task.pb").to_owned();
+        let output_prefix = self.output_prefix_text();
         let decoded = decode_task_template(template).expect("a TaskTemplate");
         let args: Vec<String> = container_args(&decoded)
             .iter()
             .map(|arg| {
                 fill_placeholders(arg, |name| {
                     Some(match name.to_ascii_lowercase().as_str() {
-                        "input" => inputs_path.display().to_string(),
-                        "inputprefix" => self.node_dir.display().to_string(),
-                        "outputprefix" => self.output_prefix.display().to_string(),
+                        "input" => inputs_path.clone(),
+                        "inputprefix" => node_prefix.clone(),
+                        "outputprefix" => output_prefix.clone(),
                         "rawoutputdataprefix" => self.raw_prefix.clone(),
-                        "tasktemplatepath" => template_path.display().to_string(),
+                        "tasktemplatepath" => template_path.clone(),
                         "checkpointoutputprefix" => self.checkpoint_prefix.display().to_string(),
                         "prevcheckpointprefix" => String::new(),
                         _ => return None,
@@ -192,16 +296,11 @@ impl Pod {
 
     fn collect(&self, template: &[u8], process: Output) -> PodResult {
         let template = decode_task_template(template).expect("a TaskTemplate");
-        let error_file = std::fs::read_dir(&self.output_prefix)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .find(|name| {
-                name == "error.pb" || (name.starts_with("error-") && name.ends_with(".pb"))
-            });
+        let error_file = self.output_files().into_iter().find(|name| {
+            name == "error.pb" || (name.starts_with("error-") && name.ends_with(".pb"))
+        });
         if let Some(name) = &error_file {
-            let bytes = std::fs::read(self.output_prefix.join(name)).expect("reading error.pb");
+            let bytes = self.read_output(name).expect("reading error.pb");
             let document = decode_error_document(&bytes).expect("an ErrorDocument");
             return PodResult {
                 process,
@@ -217,13 +316,12 @@ impl Pod {
             .as_ref()
             .and_then(|interface| interface.outputs.as_ref())
             .is_some_and(|outputs| !outputs.variables.is_empty());
-        let outputs_path = self.output_prefix.join("outputs.pb");
-        let (outputs, outputs_size) = match std::fs::read(&outputs_path) {
-            Ok(bytes) => (
+        let (outputs, outputs_size) = match self.read_output("outputs.pb") {
+            Some(bytes) => (
                 Some(decode_literal_map(&bytes).expect("outputs.pb is a LiteralMap")),
                 Some(bytes.len()),
             ),
-            Err(_) => (None, None),
+            None => (None, None),
         };
         PodResult {
             process,

@@ -4,6 +4,8 @@
 //! The binary is the one `cargo test --workspace` builds next to this test binary
 //! (`target/<profile>/flyte-sql`); set `FLYTE_SQL_BIN` to test another one.
 
+pub mod stores;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

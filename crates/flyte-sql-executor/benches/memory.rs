@@ -6,7 +6,9 @@
 //! with `--extract`), which reports its own peak resident set size (`VmHWM` from
 //! `/proc/self/status`) when it is done. The check fails when the peak exceeds the bound, the
 //! same at any row count: memory must not grow with the result. SQLite always runs; PostgreSQL
-//! when `FLYTE_SQL_TEST_POSTGRES` is set (mandatory with `FLYTE_SQL_TEST_REQUIRE_ALL=1`). MySQL
+//! when `FLYTE_SQL_TEST_POSTGRES` is set (mandatory with `FLYTE_SQL_TEST_REQUIRE_ALL=1`); SQLite
+//! to an object store when `FLYTE_SQL_BENCH_STORE_PREFIX` names one (such as `s3://bucket/bench`,
+//! with the store's credentials in the environment; `.ci/run` points it at a moto server). MySQL
 //! is not measured: diesel's MySQL client buffers whole results (see `docs/type-mapping.md`).
 
 // A benchmark reports on stdout.
@@ -66,8 +68,10 @@ fn execute(executor: &Executor, sql: String, scratch: &Path) {
         .expect("setting up the benchmark data");
 }
 
-/// The child: extracts `select * from events` and prints `rows bytes seconds peak_kib`.
-fn extract(uri: &str, out: &Path) {
+/// The child: extracts `select * from events` to `out` (a local directory or an object-store
+/// prefix) and prints `rows bytes seconds peak_kib`.
+fn extract(uri: &str, out: &str) {
+    let out = flyte_sql_storage::Location::parse(out, "the output prefix").expect("a location");
     let executor = connect(uri);
     let started = Instant::now();
     let output = Output::Table(TableOutput {
@@ -78,7 +82,7 @@ fn extract(uri: &str, out: &Path) {
         .run_statement(
             &statement("select * from events".to_owned()),
             &output,
-            &RunOptions::new(out.to_path_buf()),
+            &RunOptions::to(out),
             &mut NoProgress,
         )
         .expect("extracting");
@@ -99,8 +103,7 @@ fn extract(uri: &str, out: &Path) {
 }
 
 /// Runs the child and checks its report; returns whether it stayed within the bound.
-fn measure(backend: &str, uri: &str, rows: u64, scratch: &Path) -> bool {
-    let out = scratch.join(format!("out-{backend}"));
+fn measure(backend: &str, uri: &str, rows: u64, out: &str) -> bool {
     let child = Command::new(std::env::current_exe().expect("this benchmark's path"))
         .args(["--extract", uri])
         .arg(&out)
@@ -134,7 +137,7 @@ fn main() -> ExitCode {
     if let [flag, uri, out] = &args[..]
         && flag == "--extract"
     {
-        extract(uri, Path::new(out));
+        extract(uri, out);
         return ExitCode::SUCCESS;
     }
     // `cargo bench` passes `--bench`; a number sets the row count.
@@ -161,7 +164,22 @@ fn main() -> ExitCode {
             scratch.path(),
         );
     }
-    within_bound &= measure("sqlite", &sqlite_uri, rows, scratch.path());
+    let local_out = |backend: &str| {
+        scratch
+            .path()
+            .join(format!("out-{backend}"))
+            .display()
+            .to_string()
+    };
+    within_bound &= measure("sqlite", &sqlite_uri, rows, &local_out("sqlite"));
+    match std::env::var("FLYTE_SQL_BENCH_STORE_PREFIX") {
+        Ok(prefix) if !prefix.is_empty() => {
+            within_bound &= measure("sqlite→store", &sqlite_uri, rows, &prefix);
+        }
+        _ => println!(
+            "sqlite→store skipped: set FLYTE_SQL_BENCH_STORE_PREFIX to an object-store prefix"
+        ),
+    }
 
     match std::env::var("FLYTE_SQL_TEST_POSTGRES") {
         Ok(uri) if cfg!(feature = "postgres") && !uri.is_empty() => {
@@ -179,7 +197,7 @@ fn main() -> ExitCode {
                 ),
                 scratch.path(),
             );
-            within_bound &= measure("postgres", &uri, rows, scratch.path());
+            within_bound &= measure("postgres", &uri, rows, &local_out("postgres"));
             execute(&setup, "drop table events".to_owned(), scratch.path());
         }
         _ => {

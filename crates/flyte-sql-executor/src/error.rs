@@ -136,6 +136,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Reading or writing the output's storage failed (a missing bucket, denied access, an object
+    /// store that kept failing).
+    #[error(transparent)]
+    Storage(#[from] flyte_sql_storage::Error),
     /// Encoding Parquet or assembling Arrow batches failed.
     #[error("cannot encode the result as Parquet: {source}")]
     Parquet {
@@ -183,6 +187,7 @@ impl Error {
             | Error::UndeclaredColumn { .. }
             | Error::DuplicateColumn { .. } => ErrorKind::User,
             Error::Config(error) => error.kind(),
+            Error::Storage(error) => error.kind(),
             Error::Connect { transient, .. } => {
                 if *transient {
                     ErrorKind::System

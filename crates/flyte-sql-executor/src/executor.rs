@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use flyte_sql_config::{Backend, ConnectOptions, DatabaseUri};
 use flyte_sql_model::{InputValues, Output, OutputColumn, SqlTask};
+use flyte_sql_storage::Location;
 use flyte_sql_template::{Dialect, Statement};
 
 use crate::connection::{AnyConnection, ConnectSettings, ConnectionManager};
@@ -34,11 +35,11 @@ impl PoolOptions {
 }
 
 /// How one run writes its result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The directory under which the output directory (`<32 hex>/00000`) is created: the raw
-    /// output prefix.
-    pub out: PathBuf,
+    /// The directory (or object-store prefix) under which the output directory
+    /// (`<32 hex>/00000`) is created: the raw output prefix.
+    pub out: Location,
     /// Rows per Arrow batch: the unit of memory while streaming.
     pub batch_rows: usize,
     /// How Parquet is written.
@@ -48,8 +49,14 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Batches of 8192 rows, Parquet as the reference writes it, no preview.
+    /// Output under the local directory `out`; see [`RunOptions::to`].
     pub fn new(out: PathBuf) -> RunOptions {
+        RunOptions::to(Location::local(out))
+    }
+
+    /// Output under `out`, in batches of 8192 rows, Parquet as the reference writes it, no
+    /// preview.
+    pub fn to(out: Location) -> RunOptions {
         RunOptions {
             out,
             batch_rows: 8192,

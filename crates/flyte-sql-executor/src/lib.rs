@@ -9,8 +9,10 @@
 //! - a query with output is first *described* (column names and types without running it), then
 //!   its rows stream straight into Arrow builders in batches of [`RunOptions::batch_rows`] and
 //!   on into Parquet row groups bounded by rows and bytes ([`ParquetOptions`]), under
-//!   `<out>/<32 hex>/00000` as the reference lays results out. The output directory is published
-//!   by a rename once the file is complete: it exists completely or not at all. An empty result
+//!   `<out>/<32 hex>/00000` as the reference lays results out, where `<out>` is a local directory
+//!   or an object-store prefix (a `flyte_sql_storage::Location`): the bytes stream there as they are
+//!   encoded and the file becomes visible only once complete, so it exists completely or not at
+//!   all. An empty result
 //!   still gets a typed, empty file. Declared output columns are enforced ([`Error::MissingColumn`],
 //!   [`Error::UndeclaredColumn`], [`Error::Conversion`]).
 //! - a statement without output runs in a transaction, committed on success and rolled back on
@@ -42,8 +44,8 @@
 //! let RunOutput::Table(table) = report.output else { panic!("a query has a table") };
 //! assert_eq!(table.rows, 2);
 //! assert_eq!(table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["id", "name"]);
-//! assert!(table.location.files[0].ends_with("00000"));
-//! assert_eq!(table.location.directory.file_name().unwrap().len(), 32);
+//! assert!(table.location.files[0].uri().ends_with("/00000"));
+//! assert_eq!(table.location.directory.uri().rsplit('/').next().unwrap().len(), 32);
 //! # let _ = InputValues::new();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -95,7 +97,7 @@ mod types;
 pub use display::batch_to_text;
 pub use error::{DatabaseFailure, Error, ErrorKind, Result};
 pub use executor::{Executor, PoolOptions, RunOptions, RunOutput, RunReport, TableResult};
-pub use output::{FIRST_PART, OutputLocation, ParquetCompression, ParquetOptions};
+pub use output::{FIRST_PART, OutputLocation, ParquetCompression, ParquetOptions, random_hex};
 pub use secrets::{ProcessSecretSource, resolve_connect_options};
 pub use stream::{NoProgress, Progress};
 pub use types::{Column, ColumnType};

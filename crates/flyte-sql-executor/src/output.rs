@@ -1,19 +1,19 @@
-//! Parquet output in the reference's layout, written incrementally and published atomically.
+//! Parquet output in the reference's layout, written incrementally and committed atomically.
 //!
 //! A result goes to `<out>/<32 lowercase hex>/00000`, the layout flytekit's structured-dataset
-//! readers expect. Row groups are bounded by rows and bytes, so the writer's memory does not grow
-//! with the result. Everything is written under a hidden temporary directory that is renamed into
-//! place only after the file is complete: an output exists completely or not at all.
+//! readers expect, where `<out>` is any [`Location`]: a local directory or an object-store prefix.
+//! Row groups are bounded by rows and bytes, so the writer's memory does not grow with the result,
+//! and the bytes stream to the location as they are encoded (a multipart upload on an object
+//! store). A file becomes visible only when it is complete; a sink dropped before its commit
+//! removes everything it wrote: an output exists completely or not at all.
 
 use std::collections::hash_map::RandomState;
-use std::fs::{self, File};
 use std::hash::{BuildHasher, Hasher};
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use flyte_sql_storage::{FileWriter, Location};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -59,29 +59,29 @@ pub enum ParquetCompression {
 }
 
 /// Where a finished output went.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct OutputLocation {
-    /// The output directory, `<out>/<32 hex>`: the structured dataset's uri.
-    pub directory: PathBuf,
+    /// The output directory (or prefix), `<out>/<32 hex>`: the structured dataset's uri.
+    pub directory: Location,
     /// The Parquet files in it, in order (`00000`, ...).
-    pub files: Vec<PathBuf>,
+    pub files: Vec<Location>,
     /// Total bytes written.
     pub bytes: u64,
 }
 
-/// A Parquet file being written into a temporary directory; [`ParquetSink::commit`] publishes
-/// it, dropping it without committing removes it.
+/// A Parquet file streaming to its location; [`ParquetSink::commit`] makes it visible, dropping
+/// it uncommitted removes what it wrote.
 pub(crate) struct ParquetSink {
-    writer: Option<ArrowWriter<BufWriter<File>>>,
-    temporary: PathBuf,
-    destination: PathBuf,
+    writer: Option<ArrowWriter<Box<dyn FileWriter>>>,
+    directory: Location,
+    file: Location,
+    committed: bool,
 }
 
 impl std::fmt::Debug for ParquetSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParquetSink")
-            .field("temporary", &self.temporary)
-            .field("destination", &self.destination)
+            .field("file", &self.file)
             .finish_non_exhaustive()
     }
 }
@@ -89,29 +89,20 @@ impl std::fmt::Debug for ParquetSink {
 impl ParquetSink {
     /// Starts an output under `parent` with the given schema.
     pub(crate) fn create(
-        parent: &Path,
+        parent: &Location,
         schema: SchemaRef,
         options: &ParquetOptions,
     ) -> Result<ParquetSink> {
-        fs::create_dir_all(parent).map_err(|source| Error::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-        let name = random_hex();
-        let temporary = parent.join(format!(".{name}.partial"));
-        let destination = parent.join(&name);
-        fs::create_dir(&temporary).map_err(|source| Error::Io {
-            path: temporary.clone(),
-            source,
-        })?;
-        // From here on, dropping the sink cleans the temporary directory up.
+        let directory = parent.join(&random_hex());
+        let file = directory.join(FIRST_PART);
+        let stream = file.create()?;
+        // From here on, dropping the sink cleans up what it wrote.
         let mut sink = ParquetSink {
             writer: None,
-            temporary,
-            destination,
+            directory,
+            file,
+            committed: false,
         };
-        let path = sink.temporary.join(FIRST_PART);
-        let file = File::create(&path).map_err(|source| Error::Io { path, source })?;
         let compression = match options.compression {
             ParquetCompression::None => Compression::UNCOMPRESSED,
             ParquetCompression::Snappy => Compression::SNAPPY,
@@ -123,12 +114,8 @@ impl ParquetSink {
             .set_max_row_group_bytes(Some(options.max_row_group_bytes.max(1)))
             .set_created_by(format!("flyte-sql version {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let writer = ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 16, file),
-            schema,
-            Some(properties),
-        )
-        .map_err(|source| Error::Parquet { source })?;
+        let writer = ArrowWriter::try_new(stream, schema, Some(properties))
+            .map_err(|source| sink.parquet_error(source))?;
         sink.writer = Some(writer);
         Ok(sink)
     }
@@ -143,72 +130,71 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Finishes the file and moves the directory into place.
+    /// Finishes the file and makes it visible.
     pub(crate) fn commit(mut self) -> Result<OutputLocation> {
-        if let Some(writer) = self.writer.take() {
-            let file = writer
-                .into_inner()
-                .map_err(|source| self.parquet_error(source))?;
-            let file = file.into_inner().map_err(|error| Error::Io {
-                path: self.temporary.join(FIRST_PART),
-                source: error.into_error(),
-            })?;
-            file.sync_all().map_err(|source| Error::Io {
-                path: self.temporary.join(FIRST_PART),
-                source,
-            })?;
-        }
-        fs::rename(&self.temporary, &self.destination).map_err(|source| Error::Io {
-            path: self.destination.clone(),
-            source,
-        })?;
-        let file = self.destination.join(FIRST_PART);
-        let bytes = fs::metadata(&file)
-            .map_err(|source| Error::Io {
-                path: file.clone(),
-                source,
-            })?
-            .len();
+        let writer = self
+            .writer
+            .take()
+            .expect("a sink has its writer until it commits");
+        let stream = writer
+            .into_inner()
+            .map_err(|source| self.parquet_error(source))?;
+        let bytes = stream.commit()?;
+        self.committed = true;
         Ok(OutputLocation {
-            directory: self.destination.clone(),
-            files: vec![file],
+            directory: self.directory.clone(),
+            files: vec![self.file.clone()],
             bytes,
         })
     }
 
+    /// Our storage error when the writer failed on its stream, else the Parquet error.
     fn parquet_error(&self, source: parquet::errors::ParquetError) -> Error {
-        match source {
-            parquet::errors::ParquetError::External(error) => {
-                match error.downcast::<std::io::Error>() {
-                    Ok(io) => Error::Io {
-                        path: self.temporary.join(FIRST_PART),
-                        source: *io,
-                    },
-                    Err(other) => Error::Parquet {
-                        source: parquet::errors::ParquetError::External(other),
-                    },
-                }
+        let parquet::errors::ParquetError::External(error) = source else {
+            return Error::Parquet { source };
+        };
+        let io = match error.downcast::<std::io::Error>() {
+            Ok(io) => *io,
+            Err(other) => {
+                return Error::Parquet {
+                    source: parquet::errors::ParquetError::External(other),
+                };
             }
-            other => Error::Parquet { source: other },
+        };
+        if io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<flyte_sql_storage::Error>())
+        {
+            let inner = io.into_inner().expect("checked above");
+            if let Ok(storage) = inner.downcast::<flyte_sql_storage::Error>() {
+                return Error::Storage(*storage);
+            }
+            unreachable!("the inner error was checked to be a storage error");
+        }
+        Error::Io {
+            path: self.file.uri().into(),
+            source: io,
         }
     }
 }
 
 impl Drop for ParquetSink {
     fn drop(&mut self) {
-        // Only a sink that was not committed still has its temporary directory.
-        if self.temporary.exists() {
-            drop(self.writer.take());
-            if let Err(error) = fs::remove_dir_all(&self.temporary) {
-                tracing::warn!(path = %self.temporary.display(), %error, "cannot remove a partial output");
-            }
+        if self.committed {
+            return;
+        }
+        // The stream goes first (an unfinished upload is aborted, a partial file removed), then
+        // the directory it was made in.
+        drop(self.writer.take());
+        if let Err(error) = self.directory.remove_all() {
+            tracing::warn!(directory = %self.directory, %error, "cannot remove a partial output");
         }
     }
 }
 
 /// 32 lowercase hex digits that differ between calls and processes, for output directory names
-/// (the reference uses a random UUID's hex).
-pub(crate) fn random_hex() -> String {
+/// (the reference uses a random UUID's hex) and other names that must not collide.
+pub fn random_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     let now = std::time::SystemTime::now()
@@ -238,6 +224,10 @@ mod tests {
 
     use super::*;
 
+    fn local(dir: &std::path::Path) -> Location {
+        Location::local(dir)
+    }
+
     #[test]
     fn output_names_are_32_lowercase_hex_digits_and_unique() {
         let first = random_hex();
@@ -256,7 +246,7 @@ mod tests {
         let parent = tempfile::tempdir().expect("temp dir");
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
         let mut sink = ParquetSink::create(
-            parent.path(),
+            &local(parent.path()),
             Arc::clone(&schema),
             &ParquetOptions::reference_compatible(),
         )
@@ -265,7 +255,10 @@ mod tests {
             .expect("batch");
         sink.write(&batch).expect("write");
         drop(sink);
-        assert_eq!(fs::read_dir(parent.path()).expect("read dir").count(), 0);
+        assert_eq!(
+            std::fs::read_dir(parent.path()).expect("read dir").count(),
+            0
+        );
     }
 
     #[test]
@@ -273,15 +266,30 @@ mod tests {
         let parent = tempfile::tempdir().expect("temp dir");
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
         let sink = ParquetSink::create(
-            parent.path(),
+            &local(parent.path()),
             schema,
             &ParquetOptions::reference_compatible(),
         )
         .expect("sink");
         let location = sink.commit().expect("commit");
-        let entries: Vec<_> = fs::read_dir(parent.path()).expect("read dir").collect();
+        let entries: Vec<_> = std::fs::read_dir(parent.path())
+            .expect("read dir")
+            .collect();
         assert_eq!(entries.len(), 1);
-        assert_eq!(location.files, [location.directory.join("00000")]);
+        let directory = location
+            .directory
+            .local_path()
+            .expect("local")
+            .to_path_buf();
+        let files: Vec<_> = std::fs::read_dir(&directory)
+            .expect("read dir")
+            .map(|entry| entry.expect("entry").file_name())
+            .collect();
+        assert_eq!(files, ["00000"]);
+        assert_eq!(
+            location.files[0].uri(),
+            location.directory.join("00000").uri()
+        );
         assert!(location.bytes > 0);
     }
 }

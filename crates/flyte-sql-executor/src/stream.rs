@@ -7,7 +7,6 @@
 //! at once, so at most one batch of rows is in memory.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
@@ -59,7 +58,7 @@ impl Progress for NoProgress {
 
 /// Settings of one streamed result.
 pub(crate) struct SinkSettings {
-    pub(crate) out: PathBuf,
+    pub(crate) out: flyte_sql_storage::Location,
     pub(crate) parquet: ParquetOptions,
     pub(crate) batch_rows: usize,
     pub(crate) preview_rows: usize,

@@ -11,8 +11,10 @@
 //!   them, or safely as typed bind parameters (no IO);
 //! - `idl` (feature `idl`): Flyte's wire format: TaskTemplates, `admin.TaskSpec`, literal maps,
 //!   error documents, workflow nodes and registration packages (no IO);
+//! - `storage` (feature `storage`): local paths, `file://` URLs and object stores (S3, GCS, Azure)
+//!   with atomic writes and streamed uploads;
 //! - `executor` (feature `executor`): runs a task against a database and streams the rows as Arrow
-//!   into Parquet.
+//!   into Parquet, locally or to an object store.
 //!
 //! Downstream crates that only need one job can depend on the smaller crate directly: rendering a
 //! query needs only `flyte-sql-template`, registering a task needs `flyte-sql-model` and
@@ -57,7 +59,9 @@
 //!
 //! - `cli` (default): the `flyte-sql` command-line tool (turns on `idl` and `executor`).
 //! - `idl`: the `idl` module.
-//! - `executor`: the `executor` module; pick its databases with the backend features.
+//! - `storage`: the `storage` module.
+//! - `executor`: the `executor` module (turns on `storage`); pick its databases with the backend
+//!   features.
 //! - `sqlite` (default): SQLite, with the bundled library (needs only a C compiler).
 //! - `postgres`: PostgreSQL, through the system's libpq.
 //! - `mysql`: MySQL and MariaDB, through the system's client library.
@@ -77,5 +81,8 @@ pub use flyte_sql_executor as executor;
 pub use flyte_sql_idl as idl;
 #[doc(inline)]
 pub use flyte_sql_model as model;
+#[cfg(feature = "storage")]
+#[doc(inline)]
+pub use flyte_sql_storage as storage;
 #[doc(inline)]
 pub use flyte_sql_template as template;

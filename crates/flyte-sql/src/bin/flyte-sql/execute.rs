@@ -31,7 +31,7 @@ use flyte_sql_model::{Output, SqlTask};
 
 use crate::UsageError;
 use crate::fault::{TaskLoadError, classify};
-use crate::storage::Location;
+use flyte_sql_storage::Location;
 
 /// The resolver flytekit names for tasks whose template is all they need (`SQLAlchemyTask`).
 pub(crate) const TEMPLATE_RESOLVER: &str =
@@ -261,36 +261,27 @@ fn run_task(
     tracing::info!(task = task.name(), uri = %config.uri(), "connecting");
     let executor = Executor::connect(config.uri(), options, &PoolOptions::single())?;
 
-    let out = raw_prefix.as_ref().map_or_else(
-        || std::path::PathBuf::from("."),
-        |prefix| prefix.path().to_path_buf(),
-    );
-    let report = executor.run(&task, &inputs, &RunOptions::new(out), &mut NoProgress)?;
+    // A task without output writes no raw data; its run options need a location all the same.
+    let out = raw_prefix.unwrap_or_else(|| Location::local("."));
+    let report = executor.run(&task, &inputs, &RunOptions::to(out), &mut NoProgress)?;
     for warning in &report.warnings {
         tracing::warn!("{}", redactor.redact(warning));
     }
-    let (uri, published) = match (&report.output, &raw_prefix) {
-        (RunOutput::Table(table), Some(raw_prefix)) => {
-            let name = table
-                .location
-                .directory
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let published = raw_prefix.join(&name);
+    let (uri, published) = match &report.output {
+        RunOutput::Table(table) => {
+            let published = table.location.directory.clone();
             tracing::info!(rows = table.rows, uri = published.uri(), "result written");
             (published.uri().to_owned(), Some(published))
         }
-        (RunOutput::Statement { rows_affected }, _) => {
+        RunOutput::Statement { rows_affected } => {
             tracing::info!(rows_affected, "statement committed");
             (String::new(), None)
         }
-        (RunOutput::Table(_), None) => unreachable!("a table output always has a raw prefix"),
     };
     let outputs = output_literal_map(&task, &uri).encode_to_vec();
     if let Err(error) = output_prefix.join("outputs.pb").write_atomically(&outputs) {
         if let Some(published) = &published
-            && let Err(cleanup) = published.remove_dir_all()
+            && let Err(cleanup) = published.remove_all()
         {
             tracing::warn!(%cleanup, "cannot remove the result of the failed run");
         }
@@ -299,13 +290,13 @@ fn run_task(
     Ok(())
 }
 
-/// Reads the TaskTemplate at `path` into a task; every failure is the user's (a template that is
-/// not there, not a TaskTemplate, or not a SQL task).
+/// Reads the TaskTemplate at `path` into a task. A template that is not there, not a TaskTemplate
+/// or not a SQL task is the user's fault (as the reference reports it); a store that fails to
+/// answer is the system's.
 fn load_task(path: &str) -> anyhow::Result<SqlTask> {
     let location = Location::parse(path, "the TaskTemplate path")?;
     let bytes = location
-        .read()
-        .map_err(|error| TaskLoadError(error.to_string()))?
+        .read()?
         .ok_or_else(|| TaskLoadError(format!("there is no TaskTemplate at {location}")))?;
     let template = decode_task_template(&bytes)
         .with_context(|| format!("reading the TaskTemplate {location}"))?;
@@ -378,7 +369,10 @@ fn error_file_name_and_worker() -> (String, String) {
         return ("error.pb".to_owned(), String::new());
     }
     let worker = env(["FLYTE_INTERNAL_WORKER_NAME", "_F_WN"]).unwrap_or_default();
-    (format!("error-{}.pb", unique_hex()), worker)
+    (
+        format!("error-{}.pb", flyte_sql_executor::random_hex()),
+        worker,
+    )
 }
 
 /// Whether `FLYTE_FAIL_ON_ERROR` asks for a failing exit status after error.pb (flytekit: `true`,
@@ -386,18 +380,4 @@ fn error_file_name_and_worker() -> (String, String) {
 fn fail_on_error() -> bool {
     std::env::var("FLYTE_FAIL_ON_ERROR")
         .is_ok_and(|value| value.trim().eq_ignore_ascii_case("true"))
-}
-
-/// 32 random lowercase hex digits, for the file name of a distributed run's error document.
-fn unique_hex() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut halves = [0_u64; 2];
-    for (salt, half) in halves.iter_mut().enumerate() {
-        // `RandomState` is seeded from the operating system's randomness.
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_usize(salt);
-        hasher.write_u32(std::process::id());
-        *half = hasher.finish();
-    }
-    format!("{:016x}{:016x}", halves[0], halves[1])
 }

@@ -5,7 +5,6 @@
 use flyte_sql_config::ErrorKind;
 
 use crate::UsageError;
-use crate::storage::{LocationError, StorageError};
 
 /// A classified failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +63,7 @@ pub(crate) struct TaskLoadError(pub(crate) String);
 /// Classifies an error by the first typed cause in its chain that says what it is.
 pub(crate) fn classify(error: &anyhow::Error) -> Fault {
     for cause in error.chain() {
-        if cause.is::<UsageError>() || cause.is::<LocationError>() {
+        if cause.is::<UsageError>() {
             return Fault::user("UsageError");
         }
         if cause.is::<TaskLoadError>() {
@@ -85,8 +84,8 @@ pub(crate) fn classify(error: &anyhow::Error) -> Fault {
         if let Some(error) = cause.downcast_ref::<flyte_sql_config::Error>() {
             return Fault::of_kind(error.kind(), "ConfigError");
         }
-        if cause.is::<StorageError>() {
-            return Fault::system("StorageError");
+        if let Some(error) = cause.downcast_ref::<flyte_sql_storage::Error>() {
+            return storage_fault(error);
         }
     }
     Fault::system("UnknownError")
@@ -110,6 +109,7 @@ fn executor_fault(error: &flyte_sql_executor::Error) -> Fault {
             "ConfigError"
         }
         Error::Template(_) => "TemplateError",
+        Error::Storage(error) => return storage_fault(error),
         Error::Io { .. } => "OutputError",
         Error::UnsupportedType { .. }
         | Error::Conversion { .. }
@@ -124,6 +124,16 @@ fn executor_fault(error: &flyte_sql_executor::Error) -> Fault {
         kind: error.kind(),
         recoverable: error.recoverable(),
         category,
+    }
+}
+
+fn storage_fault(error: &flyte_sql_storage::Error) -> Fault {
+    use flyte_sql_storage::Error;
+    match error {
+        Error::Empty { .. } | Error::UnknownScheme { .. } | Error::InvalidUrl { .. } => {
+            Fault::user("UsageError")
+        }
+        _ => Fault::of_kind(error.kind(), "StorageError"),
     }
 }
 

@@ -15,7 +15,6 @@ mod package;
 mod render;
 mod run;
 mod serialize;
-mod storage;
 mod task_file;
 
 use std::path::Path;

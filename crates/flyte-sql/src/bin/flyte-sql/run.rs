@@ -16,7 +16,7 @@ use flyte_sql_model::{InputValues, Output, SqlTask, TableKind, TableOutput, Valu
 use flyte_sql_template::Statement;
 
 use crate::UsageError;
-use crate::storage::Location;
+use flyte_sql_storage::Location;
 
 /// Run a task file, or a one-off query, against its database and write the result as Parquet.
 #[derive(Debug, Args)]
@@ -37,8 +37,8 @@ pub(crate) struct RunArgs {
     /// A one-off query, run as written (no placeholders).
     #[arg(long, requires = "uri")]
     query: Option<String>,
-    /// Where the output directory (<32 hex digits>/00000) is created: a local directory or a
-    /// file:// URL.
+    /// Where the output directory (<32 hex digits>/00000) is created: a local directory, a
+    /// file:// URL or an object-store prefix (s3://, gs://, abfs://).
     #[arg(long, value_name = "DIR", default_value = "flyte-sql-output")]
     out: String,
     /// How many rows to preview on stdout (0 for none).
@@ -71,7 +71,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
     };
     let options = resolve_connect_options(&connection)?;
     let executor = Executor::connect(connection.uri(), options, &PoolOptions::single())?;
-    let mut run_options = RunOptions::new(out.path().to_path_buf());
+    let mut run_options = RunOptions::to(out);
     run_options.preview_rows = args.preview;
     let mut progress = TerminalProgress::new();
     let report = match &statement_source {
@@ -158,10 +158,7 @@ fn print_report(report: &RunReport) {
             }
             println!(
                 "{} rows, {} bytes of Parquet in {:.3} s -> {}",
-                table.rows,
-                table.location.bytes,
-                seconds,
-                table.location.directory.display()
+                table.rows, table.location.bytes, seconds, table.location.directory
             );
         }
         RunOutput::Statement { rows_affected } => {
