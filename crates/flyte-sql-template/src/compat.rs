@@ -2,10 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use flyte_sql_model::{InputValues, Interpolation, placeholders};
+use flyte_sql_model::{InputValues, Interpolation, Value, placeholders};
 
+use crate::dialect::Dialect;
 use crate::error::{Error, Result};
+use crate::lexer::{Lexed, lex};
 use crate::python::python_str;
+use crate::statement::Statement;
 
 /// Splices the values into `query` exactly as the reference's `interpolate_query` does.
 ///
@@ -55,4 +58,52 @@ pub fn interpolate_query(query: &str, inputs: &InputValues) -> Result<String> {
         });
     }
     Ok(modified)
+}
+
+/// Compatible mode's check of the query as written: one statement, placeholders anywhere. Returns
+/// the lexed query (placeholders opaque) for the warnings.
+pub(crate) fn check_compat(query: &str, dialect: Dialect) -> Result<Lexed> {
+    let spans: Vec<_> = placeholders(query, Interpolation::Compat)
+        .into_iter()
+        .map(|placeholder| placeholder.span)
+        .collect();
+    let lexed = lex(query, dialect, &spans);
+    match lexed.second_statement() {
+        Some(offset) => Err(Error::MultipleStatements { offset }),
+        None => Ok(lexed),
+    }
+}
+
+/// The statement compatible mode sends: the spliced text, refused when the splicing made it more
+/// than one statement (a value that ends its quotes and adds `; delete ...`), before anything
+/// reaches the database.
+pub(crate) fn spliced_statement(
+    spliced: String,
+    dialect: Dialect,
+    inputs: &InputValues,
+) -> Result<Statement> {
+    let lexed = lex(&spliced, dialect, &[]);
+    if let Some(offset) = lexed.second_statement() {
+        let strings = || {
+            inputs
+                .iter()
+                .filter(|(_, value)| matches!(value, Value::String(_)))
+        };
+        let with_semicolon: Vec<String> = strings()
+            .filter(|(_, value)| matches!(value, Value::String(text) if text.contains(';')))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let inputs = if with_semicolon.is_empty() {
+            strings().map(|(name, _)| name.clone()).collect()
+        } else {
+            with_semicolon
+        };
+        return Err(Error::SplicedStatements { inputs, offset });
+    }
+    Ok(Statement {
+        body_end: lexed.body_end(),
+        sql: spliced,
+        binds: Vec::new(),
+        markers: Vec::new(),
+    })
 }

@@ -103,10 +103,10 @@ fn every_type_binds_as_is_and_nulls_keep_their_type() {
 fn values_never_reach_the_text() {
     check(
         "sqlite",
-        "select '{{ .inputs.v }}' -- {{ .inputs.v }}",
+        "select '{{ .inputs.v }}', {{ .inputs.v }} -- ?",
         &[("v", string("x'); drop table t; -- {{ .inputs.v }}"))],
         expect![[r#"
-            sql: select '?' -- ?
+            sql: select ?, ? -- ?
             bind 1: v = String("x'); drop table t; -- {{ .inputs.v }}")
             bind 2: v = String("x'); drop table t; -- {{ .inputs.v }}")"#]],
     );
@@ -116,10 +116,10 @@ fn values_never_reach_the_text() {
 fn text_outside_placeholders_is_kept_as_written() {
     check(
         "postgres",
-        "select  $1, ?, '{{', \"}}\", {{ .outputPrefix }}\n\tfrom t",
+        "select  '$1', ?, '{{', \"}}\", {{ .outputPrefix }}\n\tfrom t",
         &[],
         expect![[r#"
-            sql: select  $1, ?, '{{', "}}", {{ .outputPrefix }}
+            sql: select  '$1', ?, '{{', "}}", {{ .outputPrefix }}
             	from t"#]],
     );
 }
