@@ -80,6 +80,8 @@ const PIECES: &[Piece] = &[
 
 const NAMES: &[&str] = &["a", "b", "c"];
 
+const SEPARATORS: &[&str] = &[" ", "\n", "\t"];
+
 /// A generated template and, per dialect, what it must become.
 struct Case {
     template: String,
@@ -105,7 +107,7 @@ impl Case {
                 .replace('§', &value)
                 .replace('¤', "{{ .inputs.t | identifier }}");
             template.push_str(&text);
-            let separator: &str = *rng.pick(&[" ", "\n", "\t"]);
+            let separator = rng.pick(SEPARATORS);
             template.push_str(separator);
             events.push((piece, name));
         }
