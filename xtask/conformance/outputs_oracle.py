@@ -421,6 +421,8 @@ def check(runs_dir, fixtures, goldens):
     GOLDENS = goldens
     count = 0
     for case in sorted(os.listdir(runs_dir)):
+        if not os.path.isdir(os.path.join(runs_dir, case)):
+            continue
         for run in sorted(os.listdir(os.path.join(runs_dir, case))):
             check_run(case, run, os.path.join(runs_dir, case, run), fixtures, goldens)
             count += 1

@@ -10,10 +10,12 @@
 //! Then the runtime's outputs, with the real Python stack (flytekit 1.16.31, pandas, pyarrow): every
 //! recorded entrypoint run of the goldens (`<case>/entrypoint/<run>/`) is replayed in a scratch
 //! directory `target/conformance-runs/<case>/<run>/` (`golden.db`, `task.pb`, `inputs.pb`) by
-//! `flyte-sql pyflyte-execute` with the run README's exact argv and environment, and
-//! `xtask/conformance/outputs_oracle.py` compares what it wrote with the golden run: the output
-//! files, the LiteralMap, the Parquet values, the error document's classification, and flytekit
-//! reading every `outputs.pb` as a DataFrame, a StructuredDataset and a FlyteSchema.
+//! `flyte-sql pyflyte-execute` with the run README's exact argv and environment (and again in
+//! `target/conformance-runs-symlink/`, the README's command verbatim through a `pyflyte-execute`
+//! symlink to the binary in `target/conformance-bin/`), and `xtask/conformance/outputs_oracle.py`
+//! compares what it wrote with the golden run: the output files, the LiteralMap, the Parquet values,
+//! the error document's classification, and flytekit reading every `outputs.pb` as a DataFrame, a
+//! StructuredDataset and a FlyteSchema.
 //!
 //! The same checks also run over flytekit's own golden runs (copied to
 //! `target/conformance-goldens/<case>/<run>/`) as a self-test of the oracle: everything must pass
@@ -59,8 +61,11 @@ enum Scope {
 /// Where the outputs of a replayed run come from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RunSource {
-    /// `flyte-sql pyflyte-execute`, run in the scratch directory.
+    /// `flyte-sql pyflyte-execute ARGS`, run in the scratch directory.
     FlyteSql,
+    /// `pyflyte-execute ARGS`, the README's command verbatim, through a symlink to our binary (as
+    /// in the executor image).
+    Symlink,
     /// The golden run's own `out/` and `raw/`, copied (the oracle's self-test).
     Goldens,
 }
@@ -87,10 +92,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     if let Err(error) = runs(root, &python, RunSource::Goldens) {
         failures.push(format!("{error:#}"));
     }
-    if scope != Scope::Goldens
-        && let Err(error) = runs(root, &python, RunSource::FlyteSql)
-    {
-        failures.push(format!("{error:#}"));
+    if scope != Scope::Goldens {
+        for source in [RunSource::FlyteSql, RunSource::Symlink] {
+            if let Err(error) = runs(root, &python, source) {
+                failures.push(format!("{error:#}"));
+            }
+        }
     }
     anyhow::ensure!(failures.is_empty(), "{}", failures.join("\n"));
     Ok(())
@@ -315,6 +322,10 @@ fn runs(root: &Path, python: &Path, source: RunSource) -> anyhow::Result<()> {
             root.join("target/conformance-runs"),
             "flyte-sql pyflyte-execute",
         ),
+        RunSource::Symlink => (
+            root.join("target/conformance-runs-symlink"),
+            "pyflyte-execute (a symlink to flyte-sql)",
+        ),
         RunSource::Goldens => (
             root.join("target/conformance-goldens"),
             "the self-test over flytekit's golden runs",
@@ -343,8 +354,9 @@ fn runs(root: &Path, python: &Path, source: RunSource) -> anyhow::Result<()> {
         .args(run_dirs.iter().map(|dir| dir.join("golden.db")));
     run_checked(build_db, "building golden.db (outputs_oracle.py build-db)")?;
 
-    let binary = match source {
-        RunSource::FlyteSql => {
+    // The program and the subcommand before the README's arguments.
+    let program = match source {
+        RunSource::FlyteSql | RunSource::Symlink => {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
             let mut build = Command::new(cargo);
             build.current_dir(root).args([
@@ -356,19 +368,35 @@ fn runs(root: &Path, python: &Path, source: RunSource) -> anyhow::Result<()> {
                 "flyte-sql",
             ]);
             run_checked(build, "cargo build --package flyte-sql --bin flyte-sql")?;
-            Some(root.join("target/debug/flyte-sql"))
+            let binary = root.join("target/debug/flyte-sql");
+            if source == RunSource::FlyteSql {
+                Some((binary, Some("pyflyte-execute")))
+            } else {
+                let bin = root.join("target/conformance-bin");
+                fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
+                let link = bin.join("pyflyte-execute");
+                if link.symlink_metadata().is_ok() {
+                    fs::remove_file(&link)
+                        .with_context(|| format!("removing {}", link.display()))?;
+                }
+                std::os::unix::fs::symlink(&binary, &link).with_context(|| {
+                    format!("linking {} to {}", link.display(), binary.display())
+                })?;
+                Some((link, None))
+            }
         }
         RunSource::Goldens => None,
     };
+    let mut exit_mismatches = Vec::new();
     for (golden, dir) in golden_runs.iter().zip(&run_dirs) {
         let readme = parse_readme(&golden.dir.join("README.md"))?;
-        match &binary {
-            Some(binary) => {
-                let mut execute = Command::new(binary);
+        match &program {
+            Some((program, subcommand)) => {
+                let mut execute = Command::new(program);
                 execute
                     .current_dir(dir)
                     .env_clear()
-                    .arg("pyflyte-execute")
+                    .args(subcommand)
                     .args(&readme.args)
                     .envs(readme.env.iter().map(|(name, value)| (name, value)));
                 for name in ["PATH", "HOME"] {
@@ -378,17 +406,20 @@ fn runs(root: &Path, python: &Path, source: RunSource) -> anyhow::Result<()> {
                 }
                 let output = execute
                     .output()
-                    .with_context(|| format!("starting {}", binary.display()))?;
-                fs::write(dir.join("log.txt"), [output.stdout, output.stderr].concat())?;
-                anyhow::ensure!(
-                    output.status.code() == Some(readme.exit_status),
-                    "{}/{}: flyte-sql pyflyte-execute exited with {}, the reference with {} (log: {})",
-                    golden.case,
-                    golden.run,
-                    output.status,
-                    readme.exit_status,
-                    dir.join("log.txt").display()
-                );
+                    .with_context(|| format!("starting {}", program.display()))?;
+                let log = dir.join("log.txt");
+                fs::write(&log, [output.stdout, output.stderr].concat())
+                    .with_context(|| format!("writing {}", log.display()))?;
+                if output.status.code() != Some(readme.exit_status) {
+                    exit_mismatches.push(format!(
+                        "{}/{}: {label} exited with {}, the reference with {} (log: {})",
+                        golden.case,
+                        golden.run,
+                        output.status,
+                        readme.exit_status,
+                        log.display()
+                    ));
+                }
             }
             None => {
                 // What the entrypoint wrote; the `.json` renderings beside it are the fixtures'.
@@ -410,7 +441,16 @@ fn runs(root: &Path, python: &Path, source: RunSource) -> anyhow::Result<()> {
     if source == RunSource::Goldens {
         oracle.arg("--goldens");
     }
-    run_checked(oracle, &format!("the outputs oracle ({label})"))
+    let checked = run_checked(oracle, &format!("the outputs oracle ({label})"));
+    for mismatch in &exit_mismatches {
+        eprintln!("FAIL: {mismatch}");
+    }
+    anyhow::ensure!(
+        exit_mismatches.is_empty(),
+        "{} run(s) of {label} exited unlike the reference",
+        exit_mismatches.len()
+    );
+    checked
 }
 
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
