@@ -480,3 +480,46 @@ fn run_checked(mut command: Command, what: &str) -> anyhow::Result<()> {
     anyhow::ensure!(status.success(), "{what} failed ({status})");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixtures() -> PathBuf {
+        crate::project_root().join("tests/fixtures/conformance")
+    }
+
+    #[test]
+    fn every_golden_run_has_a_readme_with_the_reference_command() {
+        let runs = golden_runs(&fixtures()).unwrap();
+        assert!(runs.iter().any(|run| run.case == "sql_error"));
+        for run in runs {
+            let readme = parse_readme(&run.dir.join("README.md")).unwrap();
+            assert_eq!(readme.args[..2], ["--inputs", "inputs.pb"], "{}", run.case);
+            assert_eq!(
+                readme.args.last().unwrap(),
+                "flytekitplugins.sqlalchemy.task.SQLAlchemyTaskExecutor"
+            );
+            assert!(
+                readme
+                    .env
+                    .contains(&("FLYTE_SDK_LOGGING_LEVEL".to_owned(), "20".to_owned())),
+                "{}: {:?}",
+                run.case,
+                readme.env
+            );
+            assert_eq!(readme.exit_status, 0, "{}", run.case);
+        }
+    }
+
+    #[test]
+    fn the_pins_are_the_goldens_versions() {
+        let versions = fs::read_to_string(fixtures().join("VERSIONS.json")).unwrap();
+        for (package, version) in REQUIREMENTS {
+            assert!(
+                versions.contains(&format!("\"{package}\": \"{version}\"")),
+                "{package}"
+            );
+        }
+    }
+}
