@@ -198,6 +198,23 @@ backend_test!(markers_in_comments_are_not_binds, |db: &TestDb| {
     let (_, output) = run_task(db, &task, &["n=5"]);
     let stderr = stderr_of_failure(&output, 2);
     assert!(stderr.contains("bind parameter marker"), "{stderr}");
+
+    // Compatible mode binds nothing: a marker spliced in by a value is refused before anything
+    // is sent (diesel's MySQL client crashed the process on a marker without a value).
+    let task = db.dir.write(
+        "spliced_marker.toml",
+        &format!(
+            "name = \"tests.spliced_marker\"\nquery = \"select {{{{ .inputs.v }}}} as a\"\ninterpolation = \"compat\"\n\n[connection]\nuri = {}\n\n[[inputs]]\nname = \"v\"\ntype = \"string\"\n\n[output]\nkind = \"schema\"\n",
+            toml_string(&db.url)
+        ),
+    );
+    let value = format!("v={own}");
+    let (_, output) = run_task(db, &task, &[&value]);
+    let stderr = stderr_of_failure(&output, 2);
+    assert!(
+        stderr.contains("bind parameter marker") && stderr.contains("`v`"),
+        "{stderr}"
+    );
 });
 
 // Empty results keep their column types on every backend, the same schema as with rows, also

@@ -176,13 +176,13 @@ impl Error {
         match self {
             Error::BackendNotEnabled { .. }
             | Error::ConnectArg { .. }
-            | Error::Template(_)
             | Error::UnsupportedType { .. }
             | Error::Conversion { .. }
             | Error::MissingColumn { .. }
             | Error::UndeclaredColumn { .. }
             | Error::DuplicateColumn { .. } => ErrorKind::User,
             Error::Config(error) => error.kind(),
+            Error::Template(error) => error.kind(),
             Error::Connect { transient, .. } => {
                 if *transient {
                     ErrorKind::System

@@ -189,6 +189,7 @@ impl Executor {
         options: &RunOptions,
         progress: &mut dyn Progress,
     ) -> Result<RunReport> {
+        statement.ready_to_send()?;
         let mut connection = self.pool.get().map_err(|source| Error::Pool { source })?;
         let started = Instant::now();
         tracing::info!(

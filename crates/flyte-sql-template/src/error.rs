@@ -109,11 +109,25 @@ pub enum Error {
         backticked(inputs)
     )]
     SplicedStatements {
-        /// The string inputs that may have added the statement: those whose value holds a `;`,
-        /// else every spliced string input.
+        /// The inputs whose spliced text holds a `;`.
         inputs: Vec<String>,
         /// Where the separating `;` is in the spliced text, in bytes.
         offset: usize,
+    },
+    /// Compatible mode: the spliced text holds a bind parameter marker (from a value), which
+    /// nothing would be bound to; reported by
+    /// [`Statement::ready_to_send`](crate::Statement::ready_to_send), before anything is sent.
+    #[error(
+        "after splicing the input values the query holds `{marker}`, a {dialect} bind parameter marker (from the value of {}), and compatible mode binds nothing to it; nothing was run: quote the placeholder so the value stays text, or use safe interpolation",
+        backticked(inputs)
+    )]
+    SplicedBindMarker {
+        /// The marker as spliced.
+        marker: String,
+        /// The inputs whose spliced text holds it.
+        inputs: Vec<String>,
+        /// The dialect whose database would bind it.
+        dialect: Dialect,
     },
     /// Safe mode: a placeholder sits where a bind parameter cannot go (inside a longer string,
     /// a comment, a quoted identifier or a dollar-quoted string), found when the task is defined.
@@ -179,6 +193,7 @@ impl Error {
             | Error::UnknownDialect { .. }
             | Error::MultipleStatements { .. }
             | Error::SplicedStatements { .. }
+            | Error::SplicedBindMarker { .. }
             | Error::MisplacedPlaceholder { .. }
             | Error::OwnBindMarker { .. } => ErrorKind::User,
             Error::MarkersMoved { .. } => ErrorKind::System,

@@ -146,6 +146,7 @@ pub fn render_safe(query: &str, dialect: Dialect, inputs: &InputValues) -> Resul
         sql,
         binds,
         markers,
+        unsendable: None,
     })
 }
 
@@ -153,15 +154,16 @@ pub fn render_safe(query: &str, dialect: Dialect, inputs: &InputValues) -> Resul
 /// any value: the same checks [`render`](crate::render) makes before it renders.
 ///
 /// In both modes the query must be one statement (a trailing `;` and comments are fine):
-/// [`Error::MultipleStatements`]. In safe mode, also:
+/// [`Error::MultipleStatements`]; and no bind marker of the dialect's own (`?`, `$1`, `:name`,
+/// ...) may appear outside quotes and comments ([`Error::OwnBindMarker`]): in safe mode it would
+/// collide with the markers safe mode places, in compatible mode nothing is bound to it. In safe
+/// mode, also:
 ///
 /// - every placeholder is well formed ([`Error::MalformedPlaceholder`]);
 /// - a value placeholder stands in code or is a whole quoted string (`'{{ .inputs.n }}'`);
 ///   inside a longer string, a comment, a quoted identifier or a dollar-quoted string it is
 ///   refused ([`Error::MisplacedPlaceholder`], whose message shows the fix);
-/// - an `| identifier` placeholder stands in code, since it brings its own quotes;
-/// - no bind marker of the dialect's own (`?`, `$1`, `:name`, ...) appears outside quotes and
-///   comments ([`Error::OwnBindMarker`]): it would collide with the markers safe mode places.
+/// - an `| identifier` placeholder stands in code, since it brings its own quotes.
 ///
 /// ```
 /// use flyte_sql_model::Interpolation;

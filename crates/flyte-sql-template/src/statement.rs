@@ -27,6 +27,8 @@ pub struct Statement {
     pub binds: Vec<Bind>,
     pub(crate) markers: Vec<BindMarker>,
     pub(crate) body_end: usize,
+    /// Why the statement must not be sent, when it must not.
+    pub(crate) unsendable: Option<Box<Error>>,
 }
 
 /// One bind parameter's value.
@@ -82,7 +84,20 @@ impl Statement {
             binds: Vec::new(),
             markers: Vec::new(),
             body_end: lexed.body_end(),
+            unsendable: None,
         })
+    }
+
+    /// Whether the statement may be sent to a database: an error when the database would see a
+    /// bind parameter marker that nothing is bound to (compatible mode spliced one in from a
+    /// value, as the `:04` of an unquoted datetime is on SQLite). [`render`](crate::render)
+    /// still returns such a statement, so a dry run shows what the reference would send; the
+    /// executor asks this before it sends anything.
+    pub fn ready_to_send(&self) -> Result<()> {
+        match &self.unsendable {
+            Some(error) => Err((**error).clone()),
+            None => Ok(()),
+        }
     }
 
     /// Every bind marker, in the order of the text.
