@@ -8,6 +8,9 @@ mod render;
 // `run`: tasks and one-off queries on every backend, the type mapping, declared columns.
 mod run;
 
+// How statements are understood: quoted placeholders, one statement, a describe that runs nothing.
+mod statements;
+
 // The reference's recorded runs replayed through `flyte-sql run` on every backend.
 mod conformance_runs;
 

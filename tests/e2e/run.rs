@@ -89,7 +89,7 @@ pub(crate) fn read_table(directory: &Path) -> Table {
 }
 
 /// Runs a one-off query into `out` and reads the result back.
-fn query(db: &TestDb, sql: &str) -> Table {
+pub(crate) fn query(db: &TestDb, sql: &str) -> Table {
     let out = db.dir.join(&format!("out-{}", unique()));
     stdout_of_success(&db.run([
         "run",
@@ -104,7 +104,11 @@ fn query(db: &TestDb, sql: &str) -> Table {
 }
 
 /// Runs a task file into a fresh directory; returns the directory and the process output.
-fn run_task(db: &TestDb, task: &Path, inputs: &[&str]) -> (PathBuf, std::process::Output) {
+pub(crate) fn run_task(
+    db: &TestDb,
+    task: &Path,
+    inputs: &[&str],
+) -> (PathBuf, std::process::Output) {
     let out = db.dir.join(&format!("out-{}", unique()));
     let mut args = vec![
         "run".to_owned(),
@@ -120,7 +124,7 @@ fn run_task(db: &TestDb, task: &Path, inputs: &[&str]) -> (PathBuf, std::process
     (out, output)
 }
 
-fn unique() -> u64 {
+pub(crate) fn unique() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

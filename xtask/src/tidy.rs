@@ -11,11 +11,11 @@ use anyhow::Context;
 const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("flyte-sql-config", &[]),
     ("flyte-sql-model", &["flyte-sql-config"]),
-    ("flyte-sql-template", &["flyte-sql-model"]),
     (
-        "flyte-sql-idl",
-        &["flyte-sql-model", "flyte-sql-config", "flyte-sql-template"],
+        "flyte-sql-template",
+        &["flyte-sql-model", "flyte-sql-config"],
     ),
+    ("flyte-sql-idl", &["flyte-sql-model", "flyte-sql-config"]),
     (
         "flyte-sql-executor",
         &["flyte-sql-model", "flyte-sql-config", "flyte-sql-template"],

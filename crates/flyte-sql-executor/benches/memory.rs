@@ -44,11 +44,8 @@ fn events_select(source: &str) -> String {
     )
 }
 
-fn statement(sql: String) -> Statement {
-    Statement {
-        sql,
-        binds: Vec::new(),
-    }
+fn statement(executor: &Executor, sql: &str) -> Statement {
+    Statement::from_sql(sql, executor.dialect()).expect("one statement without markers")
 }
 
 fn connect(uri: &str) -> Executor {
@@ -60,7 +57,7 @@ fn connect(uri: &str) -> Executor {
 fn execute(executor: &Executor, sql: String, scratch: &Path) {
     executor
         .run_statement(
-            &statement(sql),
+            &statement(executor, &sql),
             &Output::None,
             &RunOptions::new(scratch.to_path_buf()),
             &mut NoProgress,
@@ -80,7 +77,7 @@ fn extract(uri: &str, out: &str) {
     });
     let report = executor
         .run_statement(
-            &statement("select * from events".to_owned()),
+            &statement(&executor, "select * from events"),
             &output,
             &RunOptions::to(out),
             &mut NoProgress,

@@ -180,7 +180,6 @@ impl Error {
         match self {
             Error::BackendNotEnabled { .. }
             | Error::ConnectArg { .. }
-            | Error::Template(_)
             | Error::UnsupportedType { .. }
             | Error::Conversion { .. }
             | Error::MissingColumn { .. }
@@ -188,6 +187,7 @@ impl Error {
             | Error::DuplicateColumn { .. } => ErrorKind::User,
             Error::Config(error) => error.kind(),
             Error::Storage(error) => error.kind(),
+            Error::Template(error) => error.kind(),
             Error::Connect { transient, .. } => {
                 if *transient {
                     ErrorKind::System

@@ -158,15 +158,16 @@ impl Executor {
 
     /// The template dialect of the database.
     pub fn dialect(&self) -> Dialect {
-        match self.backend {
-            Backend::Sqlite => Dialect::Sqlite,
-            Backend::Postgres => Dialect::Postgres,
-            Backend::Mysql => Dialect::Mysql,
-        }
+        Dialect::from(self.backend)
     }
 
     /// Renders the task's query with `inputs` and runs it: a query with output is streamed to
     /// Parquet under `options.out`; a statement without output runs in a transaction.
+    ///
+    /// Rendering makes the definition-time checks of
+    /// [`check_task`](flyte_sql_template::check_task) first (one statement, placeholders only
+    /// where binds can go), so a task that did not pass them fails here before a connection is
+    /// taken from the pool.
     pub fn run(
         &self,
         task: &SqlTask,
@@ -186,7 +187,8 @@ impl Executor {
         Ok(report)
     }
 
-    /// Runs an already rendered statement with the given output.
+    /// Runs an already rendered statement with the given output (from `render`, or
+    /// [`Statement::from_sql`] for SQL without parameters).
     pub fn run_statement(
         &self,
         statement: &Statement,
@@ -194,6 +196,7 @@ impl Executor {
         options: &RunOptions,
         progress: &mut dyn Progress,
     ) -> Result<RunReport> {
+        statement.ready_to_send()?;
         let mut connection = self.pool.get().map_err(|source| Error::Pool { source })?;
         let started = Instant::now();
         tracing::info!(

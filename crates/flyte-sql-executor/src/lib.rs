@@ -6,7 +6,8 @@
 //! [`Executor`] holds an r2d2 pool of diesel connections to one database (the backend comes from
 //! the URI's scheme) and [`Executor::run`] runs a task:
 //!
-//! - a query with output is first *described* (column names and types without running it), then
+//! - a query with output is first *described* (column names and types without running it or
+//!   evaluating its select list; `docs/statements.md` says how, per backend), then
 //!   its rows stream straight into Arrow builders in batches of [`RunOptions::batch_rows`] and
 //!   on into Parquet row groups bounded by rows and bytes ([`ParquetOptions`]), under
 //!   `<out>/<32 hex>/00000` as the reference lays results out, where `<out>` is a local directory
@@ -17,6 +18,12 @@
 //!   [`Error::UndeclaredColumn`], [`Error::Conversion`]).
 //! - a statement without output runs in a transaction, committed on success and rolled back on
 //!   failure, and reports the rows it changed.
+//!
+//! Statements arrive rendered by `flyte-sql-template`, which proved them to be one statement and
+//! recorded where each bind marker is ([`Statement::markers`](flyte_sql_template::Statement::markers)).
+//! This crate contains no SQL lexer: it rewrites statements only at those offsets (typed NULLs
+//! in a describe view, MySQL's CASTs), and sends every user-written statement as one prepared
+//! statement, never through a multi-statement (simple-query or batch) call.
 //!
 //! [`ColumnType`] lists the Arrow types written; `docs/type-mapping.md` maps every database type
 //! onto them. Failures are one [`Error`] whose [`Error::kind`] and [`Error::recoverable`] feed
@@ -34,10 +41,10 @@
 //! let executor = Executor::connect(config.uri(), resolve_connect_options(&config)?, &PoolOptions::single())?;
 //!
 //! let out = tempfile::tempdir()?;
-//! let statement = Statement {
-//!     sql: "select 1 as id, 'one' as name union all select 2, 'two'".to_owned(),
-//!     binds: Vec::new(),
-//! };
+//! let statement = Statement::from_sql(
+//!     "select 1 as id, 'one' as name union all select 2, 'two'",
+//!     executor.dialect(),
+//! )?;
 //! let output = Output::Table(TableOutput { kind: TableKind::Schema, columns: None });
 //! let report = executor.run_statement(&statement, &output, &RunOptions::new(out.path().to_path_buf()), &mut NoProgress)?;
 //!
@@ -88,7 +95,6 @@ mod output;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod secrets;
-mod sql_text;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod stream;

@@ -19,14 +19,14 @@ use diesel::row::{Field, NamedRow, Row};
 use diesel::sql_types::{BigInt, Bool, Datetime, Double, Nullable, Text};
 use flyte_sql_config::{MysqlOptions, MysqlSslMode};
 use flyte_sql_model::{PrimitiveType, Value};
-use flyte_sql_template::Statement;
+use flyte_sql_template::{BindMarker, Statement};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::connection::{DEFAULT_CONNECT_TIMEOUT, duration_seconds};
 use crate::datum::{self, Datum, MICROS_PER_SECOND};
 use crate::error::{Error, Result};
 use crate::stream::{self, Described, Hint, RowSink};
-use crate::types::ColumnType;
+use crate::types::{ColumnType, precision_and_scale};
 
 /// A MySQL connection and what kind of server it talks to.
 pub(crate) struct MysqlSession {
@@ -108,8 +108,9 @@ pub(crate) fn connect(options: &MysqlOptions, redacted_uri: &str) -> Result<Mysq
             .map_err(|error| Error::database("connect", error))?;
     }
     if let Some(init_command) = &options.init_command {
-        connection
-            .batch_execute(init_command)
+        // One prepared statement, as the client library runs `init_command`: never a batch.
+        diesel::sql_query(init_command)
+            .execute(&mut connection)
             .map_err(|error| Error::database("init_command", error))?;
     }
     Ok(MysqlSession { connection })
@@ -302,18 +303,16 @@ fn decode<'v>(value: &MysqlValue<'v>) -> Result<Datum<'v>, String> {
     Ok(datum)
 }
 
-/// The statement with each bind given its type by a CAST, except in `LIMIT`/`OFFSET`.
+/// The statement with each bind given its type by a CAST at its marker, except for `LIMIT` and
+/// `OFFSET` counts, where MySQL accepts only a bare marker.
 ///
 /// MariaDB reports the type of a bare `?` in a select list as NULL until the statement runs, and
 /// diesel (2.3) panics on that type while preparing; a CAST gives the column its type up front
 /// without changing the value.
-fn typed_placeholders(sql: &str, statement: &Statement) -> String {
-    crate::sql_text::replace_placeholders_in_context(sql, false, |n, before| {
-        let Some(bind) = statement.binds.get(n) else {
-            return "?".to_owned();
-        };
-        if crate::sql_text::is_limit_position(before) {
-            return "?".to_owned();
+fn typed_placeholders(statement: &Statement) -> String {
+    statement.body_with_markers(|marker, bind| {
+        if marker.limit_count {
+            return "?";
         }
         match bind.value.primitive_type() {
             PrimitiveType::Integer | PrimitiveType::Boolean => "CAST(? AS SIGNED)",
@@ -321,20 +320,11 @@ fn typed_placeholders(sql: &str, statement: &Statement) -> String {
             PrimitiveType::String => "CAST(? AS CHAR)",
             PrimitiveType::Datetime => "CAST(? AS DATETIME(6))",
         }
-        .to_owned()
     })
 }
 
-fn boxed_query(
-    statement_sql: &str,
-    statement: &Statement,
-) -> BoxedSqlQuery<'static, Mysql, SqlQuery> {
-    let sql = if statement.binds.is_empty() {
-        statement_sql.to_owned()
-    } else {
-        typed_placeholders(statement_sql, statement)
-    };
-    let mut query = diesel::sql_query(sql).into_boxed::<Mysql>();
+fn boxed_query(statement: &Statement) -> BoxedSqlQuery<'static, Mysql, SqlQuery> {
+    let mut query = diesel::sql_query(typed_placeholders(statement)).into_boxed::<Mysql>();
     for bind in &statement.binds {
         query = match bind.value.clone() {
             Value::Integer(value) => query.bind::<BigInt, _>(value),
@@ -360,47 +350,74 @@ fn boxed_query(
 }
 
 #[derive(diesel::QueryableByName)]
-struct ShownColumn {
-    #[diesel(sql_type = Text, column_name = "Field")]
-    field: String,
-    #[diesel(sql_type = Text, column_name = "Type")]
+struct ViewColumn {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
     column_type: String,
 }
 
-/// Names and types of the query's columns: an empty temporary table is created from the query
-/// (`LIMIT 0`, with the real binds, so bind types are what the query will see) and `SHOW COLUMNS`
-/// lists it. `None` when MySQL cannot make a table of it.
+/// What stands for a bind in the describe view, which has no parameters: a constant of the type
+/// the CAST around the live bind gives (`CAST(NULL AS SIGNED)` would be an `int(2)`, the live
+/// `CAST(? AS SIGNED)` a `bigint`), and `0` for a `LIMIT`/`OFFSET` count.
+fn bind_stand_in(marker: &BindMarker, value: &Value) -> &'static str {
+    if marker.limit_count {
+        return "0";
+    }
+    match value.primitive_type() {
+        PrimitiveType::Integer | PrimitiveType::Boolean => "CAST(9223372036854775807 AS SIGNED)",
+        PrimitiveType::Float | PrimitiveType::Duration => "CAST(NULL AS DOUBLE)",
+        PrimitiveType::String => "CAST(NULL AS CHAR)",
+        PrimitiveType::Datetime => "CAST(NULL AS DATETIME(6))",
+    }
+}
+
+/// Names and types of the query's columns without running it or evaluating its select list: the
+/// query becomes a view (binds replaced by typed constants at their markers) whose columns
+/// `information_schema.COLUMNS` lists, and the view is dropped again.
+///
+/// MySQL has no temporary views, and every technique that makes a temporary table from the
+/// query (`CREATE TEMPORARY TABLE ... SELECT ... LIMIT 0`, over a derived table or not)
+/// evaluates the select list on MariaDB: `nextval()` advances, `sleep()` sleeps, stored
+/// functions run. Creating a view only resolves the query. The view lives in the connection's
+/// database for the few milliseconds of the describe step, under a random name, created by one
+/// prepared statement over a query the template's lexer proved to be one statement.
+/// `None` when MySQL cannot make a view of it (no current database, no `CREATE VIEW` privilege,
+/// a query a view cannot hold); the types then come from the values.
 pub(crate) fn describe(
     session: &mut MysqlSession,
     statement: &Statement,
 ) -> Option<Vec<Described>> {
-    let table = format!("flyte_sql_describe_{}", crate::output::random_hex());
-    let create = format!(
-        "CREATE TEMPORARY TABLE `{table}` AS SELECT * FROM ({}) AS flyte_sql_described LIMIT 0",
-        crate::sql_text::trim_statement(&statement.sql)
-    );
-    if let Err(error) = boxed_query(&create, statement).execute(&mut session.connection) {
-        tracing::debug!(%error, "describe step: mysql cannot make a table of the query; typing by values");
+    let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
+    let body = statement.body_with_markers(|marker, bind| bind_stand_in(marker, &bind.value));
+    if let Err(error) = diesel::sql_query(format!("CREATE VIEW `{view}` AS {body}"))
+        .execute(&mut session.connection)
+    {
+        tracing::debug!(%error, "describe step: mysql cannot make a view of the query; typing by values");
         return None;
     }
-    let columns = diesel::sql_query(format!("SHOW COLUMNS FROM `{table}`"))
-        .load::<ShownColumn>(&mut session.connection);
-    if let Err(error) = session
-        .connection
-        .batch_execute(&format!("DROP TEMPORARY TABLE `{table}`"))
+    let columns = diesel::sql_query(
+        "SELECT COLUMN_NAME AS name, COLUMN_TYPE AS column_type FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+    )
+    .bind::<Text, _>(&view)
+    .load::<ViewColumn>(&mut session.connection);
+    if let Err(error) =
+        diesel::sql_query(format!("DROP VIEW `{view}`")).execute(&mut session.connection)
     {
-        tracing::warn!(%error, "describe step: cannot drop the temporary table");
+        tracing::warn!(%error, view, "describe step: cannot drop the describe view; drop it by hand");
     }
     match columns {
-        Ok(columns) => Some(
+        Ok(columns) if !columns.is_empty() => Some(
             columns
                 .into_iter()
                 .map(|column| Described {
                     hint: hint_for_column_type(&column.column_type),
-                    name: column.field,
+                    name: column.name,
                 })
                 .collect(),
         ),
+        Ok(_) => None,
         Err(error) => {
             tracing::debug!(%error, "describe step: cannot list the table's columns");
             None
@@ -425,12 +442,10 @@ pub(crate) fn hint_for_column_type(column_type: &str) -> Hint {
         ("bigint", true) | ("bit", _) => ColumnType::UInt64,
         ("float", _) => ColumnType::Float32,
         ("double" | "real", _) => ColumnType::Float64,
-        ("decimal" | "numeric" | "dec" | "fixed", _) => {
-            match crate::sql_text::precision_and_scale(&lower) {
-                Some((precision, scale)) => ColumnType::decimal_or_float(precision, scale),
-                None => ColumnType::decimal_or_float(10, 0),
-            }
-        }
+        ("decimal" | "numeric" | "dec" | "fixed", _) => match precision_and_scale(&lower) {
+            Some((precision, scale)) => ColumnType::decimal_or_float(precision, scale),
+            None => ColumnType::decimal_or_float(10, 0),
+        },
         (
             "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
             | "json" | "uuid",
@@ -463,7 +478,7 @@ pub(crate) fn stream(
     on_row: &mut dyn FnMut(u64),
 ) -> (RowSink, Result<()>) {
     stream::with_sink(sink, || {
-        let rows = boxed_query(&statement.sql, statement)
+        let rows = boxed_query(statement)
             .load_iter::<SinkRow, DefaultLoadingMode>(&mut session.connection)
             .map_err(|error| Error::database("query", error))?;
         let mut count = 0;
@@ -480,7 +495,7 @@ pub(crate) fn stream(
 pub(crate) fn execute(session: &mut MysqlSession, statement: &Statement) -> Result<u64> {
     let affected = session
         .connection
-        .transaction(|connection| boxed_query(&statement.sql, statement).execute(connection))
+        .transaction(|connection| boxed_query(statement).execute(connection))
         .map_err(|error| Error::database("statement", error))?;
     Ok(affected as u64)
 }

@@ -20,7 +20,6 @@ use flyte_sql_template::Statement;
 use crate::connection::DEFAULT_CONNECT_TIMEOUT;
 use crate::datum::{Datum, MICROS_PER_DAY};
 use crate::error::{Error, Result};
-use crate::sql_text;
 use crate::stream::{self, Described, Hint, RowSink};
 use crate::types::ColumnType;
 
@@ -259,7 +258,7 @@ fn decode_numeric(bytes: &[u8]) -> Option<Datum<'static>> {
 }
 
 fn boxed_query(statement: &Statement) -> BoxedSqlQuery<'_, Pg, SqlQuery> {
-    let mut query = diesel::sql_query(statement.sql.as_str()).into_boxed::<Pg>();
+    let mut query = diesel::sql_query(statement.body()).into_boxed::<Pg>();
     for bind in &statement.binds {
         query = match &bind.value {
             Value::Integer(value) => query.bind::<BigInt, _>(*value),
@@ -308,21 +307,80 @@ struct ViewColumn {
     typtype: String,
 }
 
+#[derive(diesel::QueryableByName)]
+struct Recovery {
+    #[diesel(sql_type = Bool)]
+    in_recovery: bool,
+}
+
 /// Names and types of the query's columns without running it: the query becomes a temporary
-/// view and `pg_attribute` lists its columns with their type modifiers (numeric precision and
-/// scale). `None` when PostgreSQL cannot make a view of it.
+/// view (binds replaced by typed NULLs at their markers) and `pg_attribute` lists its columns
+/// with their type modifiers (numeric precision and scale).
+///
+/// Creating a view plans the query but runs nothing. It is one prepared statement over a query
+/// the template's lexer proved to be one statement, inside a transaction that is always rolled
+/// back, begun `READ WRITE` so that a session with `default_transaction_read_only = on` can
+/// still create the (temporary, rolled back) view. A hot standby cannot create temporary objects
+/// at all (nor begin a read-write transaction), so a server in recovery is not described.
+/// `None` when PostgreSQL cannot make a view of the query; the types then come from the values.
 pub(crate) fn describe(
     connection: &mut PgConnection,
     statement: &Statement,
 ) -> Option<Vec<Described>> {
-    let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
-    let body = sql_text::view_body(statement, true, bind_cast);
-    if let Err(error) = connection.batch_execute(&format!("CREATE TEMP VIEW \"{view}\" AS {body}"))
+    match diesel::sql_query("SELECT pg_is_in_recovery() AS in_recovery")
+        .get_result::<Recovery>(connection)
     {
-        tracing::debug!(%error, "describe step: postgres cannot make a view of the query; typing by values");
-        return None;
+        Ok(Recovery { in_recovery: false }) => {}
+        Ok(Recovery { in_recovery: true }) => {
+            tracing::debug!(
+                "describe step: the server is a standby in recovery, where no temporary view can be made; typing by values"
+            );
+            return None;
+        }
+        Err(error) => {
+            tracing::debug!(%error, "describe step: cannot ask whether the server is in recovery; typing by values");
+            return None;
+        }
     }
-    let columns = diesel::sql_query(
+    let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
+    let body = statement.body_with_markers(|_, bind| bind_cast(&bind.value));
+    let mut columns = None;
+    let outcome = connection
+        .build_transaction()
+        .read_write()
+        .run(|connection| {
+            diesel::sql_query(format!("CREATE TEMP VIEW \"{view}\" AS {body}"))
+                .execute(connection)?;
+            columns = Some(view_columns(connection, &view));
+            // Nothing of the describe step may outlive it.
+            Err::<(), _>(diesel::result::Error::RollbackTransaction)
+        });
+    match (outcome, columns) {
+        (Err(diesel::result::Error::RollbackTransaction), Some(Ok(columns))) => Some(
+            columns
+                .into_iter()
+                .map(|column| Described {
+                    hint: hint_for_type(&column),
+                    name: column.name,
+                })
+                .collect(),
+        ),
+        (_, Some(Err(error))) => {
+            tracing::debug!(%error, "describe step: cannot list the view's columns");
+            None
+        }
+        (outcome, _) => {
+            tracing::debug!(
+                ?outcome,
+                "describe step: postgres cannot make a view of the query; typing by values"
+            );
+            None
+        }
+    }
+}
+
+fn view_columns(connection: &mut PgConnection, view: &str) -> diesel::QueryResult<Vec<ViewColumn>> {
+    diesel::sql_query(
         "SELECT a.attname::text AS name, \
                 (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::int8 AS oid, \
                 a.atttypmod AS typmod, format_type(a.atttypid, a.atttypmod) AS type_name, \
@@ -332,25 +390,7 @@ pub(crate) fn describe(
          ORDER BY a.attnum",
     )
     .bind::<Text, _>(format!("pg_temp.\"{view}\""))
-    .load::<ViewColumn>(connection);
-    if let Err(error) = connection.batch_execute(&format!("DROP VIEW pg_temp.\"{view}\"")) {
-        tracing::warn!(%error, "describe step: cannot drop the temporary view");
-    }
-    match columns {
-        Ok(columns) => Some(
-            columns
-                .into_iter()
-                .map(|column| Described {
-                    hint: hint_for_type(&column),
-                    name: column.name,
-                })
-                .collect(),
-        ),
-        Err(error) => {
-            tracing::debug!(%error, "describe step: cannot list the view's columns");
-            None
-        }
-    }
+    .load::<ViewColumn>(connection)
 }
 
 fn hint_for_type(column: &ViewColumn) -> Hint {

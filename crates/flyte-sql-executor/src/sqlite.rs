@@ -2,8 +2,8 @@
 //!
 //! SQLite types values, not columns: each value has a storage class (integer, real, text, blob)
 //! that may change from row to row. A column's type comes from its declared type (plain columns
-//! and CASTs, found by the describe step through a temporary view), else from the values of the
-//! first batch.
+//! and CASTs, found by the describe step through a temporary view, which SQLite creates without
+//! running the query), else from the values of the first batch.
 
 use std::path::Path;
 
@@ -20,9 +20,8 @@ use flyte_sql_template::Statement;
 
 use crate::datum::Datum;
 use crate::error::{Error, Result};
-use crate::sql_text;
 use crate::stream::{self, Described, Hint, RowSink};
-use crate::types::ColumnType;
+use crate::types::{ColumnType, precision_and_scale};
 
 /// Opens the database of a `sqlite://` URI.
 pub(crate) fn connect(options: &SqliteOptions, redacted_uri: &str) -> Result<SqliteConnection> {
@@ -99,7 +98,7 @@ impl QueryableByName<Sqlite> for SinkRow {
 }
 
 fn boxed_query(statement: &Statement) -> BoxedSqlQuery<'_, Sqlite, SqlQuery> {
-    let mut query = diesel::sql_query(statement.sql.as_str()).into_boxed::<Sqlite>();
+    let mut query = diesel::sql_query(statement.body()).into_boxed::<Sqlite>();
     for bind in &statement.binds {
         query = match &bind.value {
             Value::Integer(value) => query.bind::<BigInt, _>(*value),
@@ -150,15 +149,19 @@ struct ViewColumn {
 }
 
 /// Names and declared types of the query's columns, without running it: the query becomes a
-/// temporary view whose columns `pragma_table_info` lists. `None` when SQLite cannot make a view
-/// of it (not a SELECT, for example); the types then come from the values.
+/// temporary view (binds replaced by typed NULLs at their markers, since a view has no
+/// parameters) whose columns `pragma_table_info` lists. The view is created by one prepared
+/// statement over a query the template's lexer proved to be one statement, so nothing after it
+/// can run. `None` when SQLite cannot make a view of it (not a SELECT, for example); the types
+/// then come from the values.
 pub(crate) fn describe(
     connection: &mut SqliteConnection,
     statement: &Statement,
 ) -> Option<Vec<Described>> {
     let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
-    let body = sql_text::view_body(statement, false, bind_cast);
-    if let Err(error) = connection.batch_execute(&format!("CREATE TEMP VIEW \"{view}\" AS {body}"))
+    let body = statement.body_with_markers(|_, bind| bind_cast(&bind.value));
+    if let Err(error) =
+        diesel::sql_query(format!("CREATE TEMP VIEW \"{view}\" AS {body}")).execute(connection)
     {
         tracing::debug!(%error, "describe step: sqlite cannot make a view of the query; typing by values");
         return None;
@@ -166,7 +169,8 @@ pub(crate) fn describe(
     let columns = diesel::sql_query("SELECT name, type FROM pragma_table_info(?)")
         .bind::<Text, _>(&view)
         .load::<ViewColumn>(connection);
-    if let Err(error) = connection.batch_execute(&format!("DROP VIEW temp.\"{view}\"")) {
+    if let Err(error) = diesel::sql_query(format!("DROP VIEW temp.\"{view}\"")).execute(connection)
+    {
         tracing::warn!(%error, "describe step: cannot drop the temporary view");
     }
     match columns {
@@ -219,7 +223,7 @@ pub(crate) fn hint_for_declared_type(declared: &str) -> Hint {
     } else if has("REAL") || has("FLOA") || has("DOUB") {
         ColumnType::Float64
     } else if has("DEC") || has("NUMERIC") {
-        return match sql_text::precision_and_scale(&upper) {
+        return match precision_and_scale(&upper) {
             Some((precision, scale)) => Hint::Known(ColumnType::decimal_or_float(precision, scale)),
             None => Hint::FromValues,
         };
@@ -307,10 +311,11 @@ mod tests {
     #[test]
     fn sqlite_iterator_is_fused() {
         let mut connection = SqliteConnection::establish(":memory:").expect("memory db");
-        let statement = Statement {
-            sql: "select 1 as x union all select 2".to_owned(),
-            binds: Vec::new(),
-        };
+        let statement = Statement::from_sql(
+            "select 1 as x union all select 2",
+            flyte_sql_template::Dialect::Sqlite,
+        )
+        .expect("one statement");
         let mut rows = boxed_query(&statement)
             .load_iter::<ViewlessCount, DefaultLoadingMode>(&mut connection)
             .expect("query")

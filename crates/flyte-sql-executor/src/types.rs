@@ -191,6 +191,20 @@ pub struct Column {
     pub ty: ColumnType,
 }
 
+/// `(p, s)` from a declared type name such as `DECIMAL(p, s)`, or `(p, 0)` from `DECIMAL(p)`;
+/// `None` without a parenthesized precision.
+pub(crate) fn precision_and_scale(declared: &str) -> Option<(u32, i32)> {
+    let open = declared.find('(')?;
+    let close = declared[open..].find(')')? + open;
+    let mut parts = declared[open + 1..close].split(',');
+    let precision = parts.next()?.trim().parse().ok()?;
+    let scale = match parts.next() {
+        Some(scale) => scale.trim().parse().ok()?,
+        None => 0,
+    };
+    Some((precision, scale))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,50 +39,43 @@ pub fn literal_map(task: &SqlTask, values: &InputValues) -> Result<LiteralMap> {
 /// type: an unknown name, a literal of another type or a missing required input is an error naming
 /// the input. An input without a literal gets its default, or a null when it is optional.
 pub fn input_values(task: &SqlTask, literals: &LiteralMap) -> Result<InputValues> {
-    if let Some(name) = literals
-        .literals
-        .keys()
-        .find(|name| task.input(name).is_none())
-    {
-        return Err(unknown_input(task, name));
+    let mut given = InputValues::new();
+    for (name, literal) in &literals.literals {
+        let input = task.input(name).ok_or_else(|| unknown_input(task, name))?;
+        given.insert(name.clone(), literal_value(input, literal)?);
     }
-    let mut values = InputValues::new();
-    for input in task.inputs() {
-        let value = match literals.literals.get(&input.name) {
-            Some(literal) => literal_value(input, literal)?,
-            None => match (&input.default, input.optional) {
-                (Some(default), _) => default.clone(),
-                (None, true) => Value::Null(input.ty),
-                (None, false) => {
-                    return Err(Error::MissingInput {
-                        input: input.name.clone(),
-                        ty: input.ty,
-                    });
-                }
+    task.complete_inputs(given).map_err(input_error)
+}
+
+/// The error of [`SqlTask::complete_inputs`] as this crate reports it.
+pub(crate) fn input_error(error: flyte_sql_model::Error) -> Error {
+    match error {
+        flyte_sql_model::Error::UnknownInput { input, declared } => Error::UnknownInput {
+            input,
+            declared: if declared.is_empty() {
+                "no inputs".to_owned()
+            } else {
+                declared.join(", ")
             },
-        };
-        values.insert(input.name.clone(), value);
+        },
+        flyte_sql_model::Error::MissingInput { input, ty } => Error::MissingInput { input, ty },
+        flyte_sql_model::Error::InputType {
+            input,
+            expected,
+            found,
+        } => Error::LiteralType {
+            input,
+            expected,
+            found,
+        },
+        other => Error::Task { source: other },
     }
-    Ok(values)
 }
 
 /// The literal of one input value (union-wrapped for an optional input).
 pub fn input_literal(input: &InputVariable, value: &Value) -> Result<Literal> {
-    if value.primitive_type() != input.ty {
-        return Err(Error::LiteralType {
-            input: input.name.clone(),
-            expected: expected_type(input),
-            found: value.primitive_type().name().to_owned(),
-        });
-    }
-    let (inner, variant_type) = match value {
-        Value::Null(_) if !input.optional => {
-            return Err(Error::LiteralType {
-                input: input.name.clone(),
-                expected: expected_type(input),
-                found: "none".to_owned(),
-            });
-        }
+    let value = input.check(value.clone()).map_err(input_error)?;
+    let (inner, variant_type) = match &value {
         Value::Null(_) => (
             scalar_literal(scalar::Value::NoneType(Void {})),
             none_variant(),

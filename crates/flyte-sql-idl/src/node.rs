@@ -106,16 +106,12 @@ pub fn task_node(
                 promise_binding(WORKFLOW_INPUTS_NODE_ID, name)
             }
             None => {
-                let value = match (&input.default, input.optional) {
-                    (Some(default), _) => default.clone(),
-                    (None, true) => Value::Null(input.ty),
-                    (None, false) => {
-                        return Err(Error::MissingInput {
-                            input: input.name.clone(),
-                            ty: input.ty,
-                        });
-                    }
-                };
+                let value = input
+                    .value_when_absent()
+                    .ok_or_else(|| Error::MissingInput {
+                        input: input.name.clone(),
+                        ty: input.ty,
+                    })?;
                 scalar_binding(input_literal(input, &value)?)
             }
         };

@@ -135,7 +135,7 @@ pub fn task_identifier(task: &SqlTask, settings: &SerializationSettings) -> Iden
 /// for the python runtime (the stock executor expects it), the query as written for the native one.
 pub fn template_query(task: &SqlTask) -> String {
     match task.runtime() {
-        Runtime::Python => flyte_sql_template::normalize_whitespace_like_reference(task.query()),
+        Runtime::Python => flyte_sql_model::normalize_whitespace_like_reference(task.query()),
         Runtime::Native => task.query().to_owned(),
     }
 }

@@ -22,6 +22,38 @@ pub enum Error {
         /// The parser's description, with line and column.
         message: String,
     },
+    /// [`SqlTask::complete_inputs`](crate::SqlTask::complete_inputs): a value was given for an
+    /// input the task does not declare.
+    #[error(
+        "unknown input `{input}`: the task declares {}",
+        DeclaredList(declared)
+    )]
+    UnknownInput {
+        /// The name given.
+        input: String,
+        /// The declared inputs, in order.
+        declared: Vec<String>,
+    },
+    /// [`SqlTask::complete_inputs`](crate::SqlTask::complete_inputs): a required input without a
+    /// default got no value.
+    #[error("missing input `{input}` of type {ty}: supply a value (it has no default)")]
+    MissingInput {
+        /// The input.
+        input: String,
+        /// Its type.
+        ty: PrimitiveType,
+    },
+    /// [`SqlTask::complete_inputs`](crate::SqlTask::complete_inputs): a value of another type
+    /// than its input's, or a null for a required input.
+    #[error("input `{input}`: expected {expected}, found {found}")]
+    InputType {
+        /// The input.
+        input: String,
+        /// Its type, `... or none` when it is optional.
+        expected: String,
+        /// The type of the value given (`none` for a null).
+        found: String,
+    },
     /// A textual or JSON value does not parse as the type it should have.
     #[error("invalid {ty} value `{text}`: expected {expected}")]
     InvalidValue {
@@ -38,9 +70,12 @@ impl Error {
     /// Who has to fix it: every model error comes from what the user wrote.
     pub fn kind(&self) -> flyte_sql_config::ErrorKind {
         match self {
-            Error::InvalidTask { .. } | Error::TaskFile { .. } | Error::InvalidValue { .. } => {
-                flyte_sql_config::ErrorKind::User
-            }
+            Error::InvalidTask { .. }
+            | Error::TaskFile { .. }
+            | Error::InvalidValue { .. }
+            | Error::UnknownInput { .. }
+            | Error::MissingInput { .. }
+            | Error::InputType { .. } => flyte_sql_config::ErrorKind::User,
         }
     }
 }
@@ -57,6 +92,17 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+struct DeclaredList<'a>(&'a [String]);
+
+impl fmt::Display for DeclaredList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [] => f.write_str("no inputs"),
+            names => f.write_str(&names.join(", ")),
+        }
     }
 }
 

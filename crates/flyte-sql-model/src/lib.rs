@@ -64,6 +64,7 @@
 mod builder;
 mod error;
 mod placeholder;
+mod python_text;
 mod task;
 mod task_file;
 mod types;
@@ -75,9 +76,10 @@ pub use error::{Error, Problem, Result};
 /// Who is at fault for an error; shared by every crate of the workspace.
 pub use flyte_sql_config::ErrorKind;
 pub use placeholder::{
-    Filter, MalformedPlaceholder, Placeholder, PlaceholderProblem, PlaceholderScan,
-    is_python_space, placeholders, scan_placeholders,
+    Filter, MalformedPlaceholder, Placeholder, PlaceholderProblem, PlaceholderScan, placeholders,
+    scan_placeholders,
 };
+pub use python_text::{is_python_space, normalize_whitespace_like_reference};
 pub use task::{
     InputVariable, Interpolation, OUTPUT_VARIABLE, Output, OutputColumn, ResourceSpec, Resources,
     Runtime, SqlTask, TableKind, TableOutput, TaskMetadata,

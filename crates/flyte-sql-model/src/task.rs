@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::TimeDelta;
 use flyte_sql_config::{ConnectionConfig, SecretRef};
 
-use crate::types::{PrimitiveType, Value};
+use crate::error::{Error, Result};
+use crate::types::{InputValues, PrimitiveType, Value};
 
 /// The name of the task's one output variable, as in the reference plugin.
 pub const OUTPUT_VARIABLE: &str = "results";
@@ -78,6 +79,53 @@ impl SqlTask {
         self.inputs.iter().find(|input| input.name == name)
     }
 
+    /// The values to run the task with, from the values `given`: each declared input keeps its
+    /// given value, or gets [`InputVariable::value_when_absent`]. This is the one rule for it,
+    /// used by local runs, Flyte's input literals and workflow nodes.
+    ///
+    /// Errors, each naming the input: a value for an input the task does not declare
+    /// ([`Error::UnknownInput`]), a value of another type or a null for a required input
+    /// ([`Error::InputType`]), a required input without a default left out
+    /// ([`Error::MissingInput`]).
+    ///
+    /// ```
+    /// use flyte_sql_config::ConnectionConfig;
+    /// use flyte_sql_model::{InputValues, InputVariable, PrimitiveType, SqlTask, Value};
+    ///
+    /// let task = SqlTask::builder("t", "select {{ .inputs.n }}, {{ .inputs.since }}", ConnectionConfig::new("sqlite://")?)
+    ///     .input(InputVariable { name: "n".to_owned(), ty: PrimitiveType::Integer, optional: false, default: Some(Value::Integer(5)) })
+    ///     .input(InputVariable { name: "since".to_owned(), ty: PrimitiveType::Datetime, optional: true, default: None })
+    ///     .build()?;
+    /// let values = task.complete_inputs(InputValues::new())?;
+    /// assert_eq!(values["n"], Value::Integer(5));
+    /// assert_eq!(values["since"], Value::Null(PrimitiveType::Datetime));
+    /// let wrong = InputValues::from([("n".to_owned(), Value::String("5".to_owned()))]);
+    /// assert_eq!(task.complete_inputs(wrong).unwrap_err().to_string(), "input `n`: expected integer, found string");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn complete_inputs(&self, mut given: InputValues) -> Result<InputValues> {
+        if let Some(name) = given.keys().find(|name| self.input(name).is_none()) {
+            return Err(Error::UnknownInput {
+                input: name.clone(),
+                declared: self.inputs.iter().map(|input| input.name.clone()).collect(),
+            });
+        }
+        let mut values = InputValues::new();
+        for input in &self.inputs {
+            let value = match given.remove(&input.name) {
+                Some(value) => input.check(value)?,
+                None => input
+                    .value_when_absent()
+                    .ok_or_else(|| Error::MissingInput {
+                        input: input.name.clone(),
+                        ty: input.ty,
+                    })?,
+            };
+            values.insert(input.name.clone(), value);
+        }
+        Ok(values)
+    }
+
     /// The output.
     pub fn output(&self) -> &Output {
         &self.output
@@ -148,6 +196,42 @@ pub struct InputVariable {
     pub optional: bool,
     /// The value used when none is supplied (local runs and workflow defaults).
     pub default: Option<Value>,
+}
+
+impl InputVariable {
+    /// The value the input gets when none is given: its default, else a typed null when it is
+    /// optional; `None` for a required input without a default.
+    pub fn value_when_absent(&self) -> Option<Value> {
+        match (&self.default, self.optional) {
+            (Some(default), _) => Some(default.clone()),
+            (None, true) => Some(Value::Null(self.ty)),
+            (None, false) => None,
+        }
+    }
+
+    /// `value` when it has this input's type (a null only when the input is optional).
+    pub fn check(&self, value: Value) -> Result<Value> {
+        let fits = match &value {
+            Value::Null(ty) => self.optional && *ty == self.ty,
+            other => other.primitive_type() == self.ty,
+        };
+        if fits {
+            return Ok(value);
+        }
+        Err(Error::InputType {
+            input: self.name.clone(),
+            expected: if self.optional {
+                format!("{} or none", self.ty)
+            } else {
+                self.ty.name().to_owned()
+            },
+            found: match value {
+                Value::Null(ty) if ty != self.ty => format!("none of type {ty}"),
+                Value::Null(_) => "none".to_owned(),
+                other => other.primitive_type().name().to_owned(),
+            },
+        })
+    }
 }
 
 /// What the task produces.

@@ -4,8 +4,11 @@ use std::collections::BTreeSet;
 
 use flyte_sql_model::{InputValues, Interpolation, placeholders};
 
+use crate::dialect::Dialect;
 use crate::error::{Error, Result};
+use crate::lexer::{Kind, Lexed, lex};
 use crate::python::python_str;
+use crate::statement::Statement;
 
 /// Splices the values into `query` exactly as the reference's `interpolate_query` does.
 ///
@@ -55,4 +58,73 @@ pub fn interpolate_query(query: &str, inputs: &InputValues) -> Result<String> {
         });
     }
     Ok(modified)
+}
+
+/// Compatible mode's check of the query as written: one statement and no bind markers (nothing is
+/// bound in this mode), placeholders anywhere. Returns the lexed query (placeholders opaque) for
+/// the warnings.
+pub(crate) fn check_compat(query: &str, dialect: Dialect) -> Result<Lexed> {
+    let spans: Vec<_> = placeholders(query, Interpolation::Compat)
+        .into_iter()
+        .map(|placeholder| placeholder.span)
+        .collect();
+    let lexed = lex(query, dialect, &spans);
+    if let Some(marker) = lexed.tokens.iter().find(|token| token.kind == Kind::Marker) {
+        return Err(Error::OwnBindMarker {
+            marker: query[marker.range.clone()].to_owned(),
+            offset: marker.range.start,
+            dialect,
+        });
+    }
+    match lexed.second_statement() {
+        Some(offset) => Err(Error::MultipleStatements { offset }),
+        None => Ok(lexed),
+    }
+}
+
+/// The statement compatible mode sends: the spliced text, refused before anything reaches the
+/// database when the splicing made it more than one statement (a value that ends its quotes and
+/// adds `; delete ...`). A bind marker the splicing brought (nothing is bound in this mode) makes
+/// it a statement that [`Statement::ready_to_send`] refuses.
+pub(crate) fn spliced_statement(
+    spliced: String,
+    dialect: Dialect,
+    inputs: &InputValues,
+) -> Result<Statement> {
+    let lexed = lex(&spliced, dialect, &[]);
+    if let Some(offset) = lexed.second_statement() {
+        return Err(Error::SplicedStatements {
+            inputs: inputs_holding(inputs, ";"),
+            offset,
+        });
+    }
+    // A dry run may show such a text; `Statement::ready_to_send` refuses to send it.
+    let unsendable = lexed
+        .tokens
+        .iter()
+        .find(|token| token.kind == Kind::Marker)
+        .map(|marker| {
+            let marker = &spliced[marker.range.clone()];
+            Box::new(Error::SplicedBindMarker {
+                marker: marker.to_owned(),
+                inputs: inputs_holding(inputs, marker),
+                dialect,
+            })
+        });
+    Ok(Statement {
+        body_end: lexed.body_end(),
+        sql: spliced,
+        binds: Vec::new(),
+        markers: Vec::new(),
+        unsendable,
+    })
+}
+
+/// The inputs whose spliced text contains `text`: those that may have brought it into the query.
+fn inputs_holding(inputs: &InputValues, text: &str) -> Vec<String> {
+    inputs
+        .iter()
+        .filter(|(_, value)| python_str(value).is_some_and(|spliced| spliced.contains(text)))
+        .map(|(name, _)| name.clone())
+        .collect()
 }

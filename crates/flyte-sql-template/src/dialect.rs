@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use flyte_sql_config::Backend;
+use flyte_sql_model::SqlTask;
+
 use crate::error::{Error, IdentifierProblem, Result};
 
 /// The SQL dialect a statement is rendered for: it decides the bind parameter markers, how
@@ -84,6 +87,40 @@ impl Dialect {
         quoted.push(quote);
         Ok(quoted)
     }
+}
+
+impl From<Backend> for Dialect {
+    /// The dialect of a database family.
+    fn from(backend: Backend) -> Dialect {
+        match backend {
+            Backend::Sqlite => Dialect::Sqlite,
+            Backend::Postgres => Dialect::Postgres,
+            Backend::Mysql => Dialect::Mysql,
+        }
+    }
+}
+
+/// [`check_query`](crate::check_query) for a task, in the dialect of its connection: the
+/// definition-time check of its query (one statement; in safe mode every placeholder where a
+/// bind or an identifier can go, and no bind markers of the user's own).
+///
+/// The model cannot call it (it does not know SQL), so the places that define tasks do: the
+/// `flyte-sql` binary's task-file loader, and [`render`](crate::render), which makes the same
+/// checks before it renders, so a task from any source is checked before it runs.
+///
+/// ```
+/// use flyte_sql_config::ConnectionConfig;
+/// use flyte_sql_model::SqlTask;
+/// use flyte_sql_template::check_task;
+///
+/// let connection = ConnectionConfig::new("sqlite:///data.db")?;
+/// let task = SqlTask::builder("t", "select 1; delete from t", connection).build()?;
+/// assert!(check_task(&task).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_task(task: &SqlTask) -> Result<()> {
+    let dialect = Dialect::from(task.connection().uri().backend());
+    crate::safe::check_query(task.query(), task.interpolation(), dialect)
 }
 
 impl fmt::Display for Dialect {

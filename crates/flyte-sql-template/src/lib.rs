@@ -14,10 +14,20 @@
 //!   values printed as Python's `str()` prints them ([`python_str`]) and the reference's error
 //!   messages. Flytekit-made templates need it; it is as injectable as the original.
 //!
-//! [`render`] runs either mode and returns a [`Rendered`]: a [`Statement`] (SQL and binds) plus
-//! [`Warning`]s for string values that compatible mode spliced outside quotes.
-//! [`normalize_whitespace_like_reference`] reproduces the whitespace rewriting the reference
-//! applies to stored queries. Failures are one [`Error`] type.
+//! [`render`] runs either mode and returns a [`Rendered`]: a [`Statement`] (SQL, binds and the
+//! position of every bind marker) plus [`Warning`]s for string values that compatible mode
+//! spliced outside quotes. Failures are one [`Error`] type.
+//!
+//! # Where statements are understood
+//!
+//! This crate holds the workspace's one SQL lexer (`lexer.rs`), with every dialect's rules for
+//! comments, quotes and parameter markers. Everything that needs to know what a query's text
+//! means asks it: where a safe-mode placeholder may become a bind, and which ones are refused
+//! when the task is defined ([`check_query`], [`check_task`]); that a task is exactly one
+//! statement; compatible mode's warnings and its check that splicing did not add a statement;
+//! and where each bind marker of the rendered [`Statement`] is ([`Statement::markers`]), so
+//! that the executor rewrites statements by offsets and never lexes SQL itself.
+//! `docs/statements.md` describes the rules.
 //!
 //! # Example
 //!
@@ -50,17 +60,20 @@
 mod compat;
 mod dialect;
 mod error;
+mod lexer;
 mod python;
 mod render;
 mod safe;
-mod sql_context;
 mod statement;
 
 pub use compat::interpolate_query;
-pub use dialect::Dialect;
-pub use error::{Error, IdentifierProblem, Result};
+pub use dialect::{Dialect, check_task};
+pub use error::{Error, IdentifierProblem, PlaceholderContext, Result};
 pub use flyte_sql_model::ErrorKind;
-pub use python::{normalize_whitespace_like_reference, python_str};
+/// The reference's whitespace normalization of stored queries; it lives with the other rules
+/// about task text in `flyte-sql-model`.
+pub use flyte_sql_model::normalize_whitespace_like_reference;
+pub use python::python_str;
 pub use render::{Rendered, Warning, render};
-pub use safe::render_safe;
-pub use statement::{Bind, Statement};
+pub use safe::{check_query, render_safe};
+pub use statement::{Bind, BindMarker, Statement};

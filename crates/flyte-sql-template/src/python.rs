@@ -1,5 +1,6 @@
 //! How Python prints things, for compatible mode: `str()` of the values the reference splices,
-//! `repr()` of the names in its error messages, and its whitespace rules.
+//! `repr()` of the names in its error messages (its whitespace rules live in the model, with the
+//! placeholder scanner).
 //!
 //! Python 3.11 (Unicode 14.0) is the reference's interpreter; the character tables below come
 //! from it, and the crate's tests compare every function here with `python3`.
@@ -7,7 +8,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
-use flyte_sql_model::{Value, is_python_space};
+use flyte_sql_model::Value;
 
 /// The text Python's `str()` gives for the value the reference's executor receives, that is after
 /// a round trip through the Flyte protobuf literal; `None` when Python cannot hold the value.
@@ -44,38 +45,6 @@ pub fn python_str(value: &Value) -> Option<String> {
         Value::Duration(duration) => timedelta_str(*duration)?,
         Value::Null(_) => "None".to_owned(),
     })
-}
-
-/// The query as the reference stores it: `\n` and `\t` become spaces, every run of Python
-/// whitespace (`\s`, which includes NBSP, U+2028, U+3000 and U+001C..U+001F, but not U+200B or
-/// the BOM) becomes one space, and both ends are stripped.
-///
-/// flyte-sql stores queries as written; this exists for writers of templates that the
-/// reference's own executor will run, which must carry the normalized text.
-///
-/// ```
-/// use flyte_sql_template::normalize_whitespace_like_reference;
-///
-/// assert_eq!(
-///     normalize_whitespace_like_reference("\n select 'a  b'\t-- note\n from t "),
-///     "select 'a b' -- note from t"
-/// );
-/// ```
-pub fn normalize_whitespace_like_reference(query: &str) -> String {
-    let mut normalized = String::with_capacity(query.len());
-    let mut pending_space = false;
-    for c in query.chars() {
-        if is_python_space(c) {
-            pending_space = true;
-        } else {
-            if pending_space && !normalized.is_empty() {
-                normalized.push(' ');
-            }
-            pending_space = false;
-            normalized.push(c);
-        }
-    }
-    normalized
 }
 
 /// Python's `repr()` of a list of strings, `['a', "b'c"]`.
@@ -420,6 +389,8 @@ static PYTHON_NONPRINTABLE_RANGES: [(u32, u32); 701] = [
 #[cfg(test)]
 mod tests {
     use std::process::Command;
+
+    use flyte_sql_model::is_python_space;
 
     use super::*;
 

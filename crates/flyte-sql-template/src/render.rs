@@ -4,11 +4,11 @@ use std::fmt;
 
 use flyte_sql_model::{InputValues, Interpolation, Value, placeholders};
 
-use crate::compat::interpolate_query;
+use crate::compat::{check_compat, interpolate_query, spliced_statement};
 use crate::dialect::Dialect;
 use crate::error::Result;
+use crate::lexer::{Kind, Lexed};
 use crate::safe::render_safe;
-use crate::sql_context::{Context, contexts_at};
 use crate::statement::Statement;
 
 /// A rendered template: the statement, and what looked dangerous while rendering it.
@@ -23,9 +23,9 @@ pub struct Rendered {
 /// Something risky that compatible mode did; the statement is still what the reference would
 /// run.
 ///
-/// Whether a placeholder sits inside quotes is a heuristic on the query as written (see
-/// `sql_context.rs`): it tracks SQL string literals, quoted identifiers and comments per dialect,
-/// and treats placeholders as opaque. A string spliced into a comment earns no warning.
+/// Whether a placeholder sits inside quotes is read by the dialect's lexer on the query as
+/// written, with placeholders opaque (see `lexer.rs`). A string spliced into a comment earns no
+/// warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Warning {
@@ -70,9 +70,14 @@ impl fmt::Display for Warning {
 
 /// Renders `query` with `inputs` for `dialect` in the given mode.
 ///
-/// Safe mode is [`render_safe`]. Compatible mode is [`interpolate_query`], which splices the
-/// values as text and leaves [`Statement::binds`] empty; it warns about every string value it
-/// splices outside quotes or that contains the quote that encloses it.
+/// Safe mode is [`render_safe`]. Compatible mode checks the query as [`check_query`] does
+/// (one statement), then [`interpolate_query`] splices the values as text and leaves
+/// [`Statement::binds`] empty; when the spliced text is more than one statement, it is refused
+/// ([`Error::SplicedStatements`](crate::Error::SplicedStatements), naming the inputs) before
+/// anything reaches a database. It warns about every string value it splices outside quotes or
+/// that contains the quote that encloses it.
+///
+/// [`check_query`]: crate::check_query
 ///
 /// ```
 /// use flyte_sql_model::{InputValues, Interpolation, Value};
@@ -101,35 +106,32 @@ pub fn render(
             warnings: Vec::new(),
         }),
         Interpolation::Compat => {
-            let sql = interpolate_query(query, inputs)?;
+            let lexed = check_compat(query, dialect)?;
+            let statement = spliced_statement(interpolate_query(query, inputs)?, dialect, inputs)?;
             Ok(Rendered {
-                statement: Statement {
-                    sql,
-                    binds: Vec::new(),
-                },
-                warnings: compat_warnings(query, dialect, inputs),
+                statement,
+                warnings: compat_warnings(query, &lexed, inputs),
             })
         }
     }
 }
 
-fn compat_warnings(query: &str, dialect: Dialect, inputs: &InputValues) -> Vec<Warning> {
+fn compat_warnings(query: &str, lexed: &Lexed, inputs: &InputValues) -> Vec<Warning> {
     let found = placeholders(query, Interpolation::Compat);
-    let spans: Vec<_> = found
-        .iter()
-        .map(|placeholder| placeholder.span.clone())
-        .collect();
-    let contexts = contexts_at(query, dialect, &spans);
     let mut warnings = Vec::new();
-    for (placeholder, context) in found.iter().zip(contexts) {
+    for (placeholder, &token) in found.iter().zip(&lexed.placeholder_tokens) {
         let Some(Value::String(value)) = inputs.get(&placeholder.name) else {
             continue;
         };
         let name = placeholder.name.clone();
         let offset = placeholder.span.start;
-        match context {
-            Context::Code => warnings.push(Warning::UnquotedString { name, offset }),
-            Context::Quoted { closers } => {
+        match &lexed.tokens[token].kind {
+            Kind::Placeholder(_) => warnings.push(Warning::UnquotedString { name, offset }),
+            Kind::Quoted(quoted) => {
+                let mut closers = Vec::from([quoted.closer.clone()]);
+                if quoted.backslash_escapes {
+                    closers.push("\\".to_owned());
+                }
                 if let Some(closer) = closers.into_iter().find(|closer| value.contains(closer)) {
                     warnings.push(Warning::StringEndsQuotes {
                         name,
@@ -138,7 +140,7 @@ fn compat_warnings(query: &str, dialect: Dialect, inputs: &InputValues) -> Vec<W
                     });
                 }
             }
-            Context::Comment => {}
+            _ => {}
         }
     }
     warnings

@@ -8,6 +8,8 @@ mod compat;
 mod python_differential;
 // Safe mode snapshots: SQL and binds per dialect, errors.
 mod safe;
+// The property that a statement has exactly the template's binds, or is refused when defined.
+mod statements;
 // The property that no value changes a safe statement's structure.
 mod structure;
 // Fixtures, the seeded generator, the python3 runner.

@@ -103,10 +103,10 @@ fn every_type_binds_as_is_and_nulls_keep_their_type() {
 fn values_never_reach_the_text() {
     check(
         "sqlite",
-        "select '{{ .inputs.v }}' -- {{ .inputs.v }}",
+        "select '{{ .inputs.v }}', {{ .inputs.v }} -- ?",
         &[("v", string("x'); drop table t; -- {{ .inputs.v }}"))],
         expect![[r#"
-            sql: select '?' -- ?
+            sql: select ?, ? -- ?
             bind 1: v = String("x'); drop table t; -- {{ .inputs.v }}")
             bind 2: v = String("x'); drop table t; -- {{ .inputs.v }}")"#]],
     );
@@ -116,10 +116,10 @@ fn values_never_reach_the_text() {
 fn text_outside_placeholders_is_kept_as_written() {
     check(
         "postgres",
-        "select  $1, ?, '{{', \"}}\", {{ .outputPrefix }}\n\tfrom t",
+        "select  '$1', ?, '{{', \"}}\", {{ .outputPrefix }}\n\tfrom t",
         &[],
         expect![[r#"
-            sql: select  $1, ?, '{{', "}}", {{ .outputPrefix }}
+            sql: select  '$1', ?, '{{', "}}", {{ .outputPrefix }}
             	from t"#]],
     );
 }
@@ -266,4 +266,87 @@ fn unknown_dialects_are_refused() {
         "unknown SQL dialect `oracle`: use one of sqlite, postgres, postgresql, mysql, mariadb"
     ]
     .assert_eq(&error.to_string());
+}
+
+#[test]
+fn whole_quoted_placeholders_are_the_bind() {
+    let inputs = [("n", string("alice"))];
+    check(
+        "postgres",
+        "select * from t where name = '{{ .inputs.n }}' and x = E'{{'",
+        &inputs,
+        expect![[r#"
+            sql: select * from t where name = $1 and x = E'{{'
+            bind 1: n = String("alice")"#]],
+    );
+    check(
+        "mysql",
+        "select * from t where name = \"{{ .inputs.n }}\" limit '{{ .inputs.n }}'",
+        &inputs,
+        expect![[r#"
+            sql: select * from t where name = ? limit ?
+            bind 1: n = String("alice")
+            bind 2: n = String("alice")"#]],
+    );
+}
+
+#[test]
+fn misplaced_placeholders_are_refused_with_the_fix() {
+    let inputs = [("n", string("x"))];
+    check(
+        "sqlite",
+        "select 'id-{{ .inputs.n }}-end'",
+        &inputs,
+        expect![
+            "error: placeholder `{{ .inputs.n }}` at byte 11 of the query is inside a string literal, where safe mode cannot bind a value: bind outside the literal: 'id-' || {{ .inputs.n }} || '-end' (or {{ .inputs.n | identifier }} for a name)"
+        ],
+    );
+    check(
+        "mysql",
+        "select 'id-{{ .inputs.n }}'",
+        &inputs,
+        expect![
+            "error: placeholder `{{ .inputs.n }}` at byte 11 of the query is inside a string literal, where safe mode cannot bind a value: bind outside the literal: CONCAT('id-', {{ .inputs.n }}) (or {{ .inputs.n | identifier }} for a name)"
+        ],
+    );
+    check(
+        "postgres",
+        "select 1 -- {{ .inputs.n }}",
+        &inputs,
+        expect![
+            "error: placeholder `{{ .inputs.n }}` at byte 12 of the query is inside a comment, where safe mode cannot bind a value: move it out of the comment, or delete it from the comment"
+        ],
+    );
+    check(
+        "postgres",
+        "select \"{{ .inputs.n }}\"",
+        &inputs,
+        expect![
+            "error: placeholder `{{ .inputs.n }}` at byte 8 of the query is inside a quoted identifier, where safe mode cannot bind a value: for a name write {{ .inputs.n | identifier }} without quotes around it; it is quoted for you"
+        ],
+    );
+    check(
+        "postgres",
+        "select '{{ .inputs.n | identifier }}'",
+        &inputs,
+        expect![
+            "error: placeholder `{{ .inputs.n | identifier }}` at byte 8 of the query is in quotes, where safe mode cannot bind a value: for a name write {{ .inputs.n | identifier }} without quotes around it; it is quoted for you"
+        ],
+    );
+    check(
+        "postgres",
+        "select $f$ {{ .inputs.n }} $f$",
+        &inputs,
+        expect![
+            "error: placeholder `{{ .inputs.n }}` at byte 11 of the query is inside a dollar-quoted string, where safe mode cannot bind a value: a dollar-quoted body cannot take binds: pass the value as an argument of the function it defines, or for a name use {{ .inputs.n | identifier }}"
+        ],
+    );
+    check(
+        "sqlite",
+        "select {{ .inputs.n }}; drop table t",
+        &inputs,
+        expect![
+            "error: the query holds more than one statement (the `;` at byte 22 is followed by more SQL): a task runs exactly one statement, so split it into one task per statement (a trailing `;` and comments are fine)"
+        ],
+    );
 }

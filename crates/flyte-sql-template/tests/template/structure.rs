@@ -4,9 +4,10 @@
 //! braces, bind markers and placeholders of every spelling) and, per template, several random
 //! sets of values (strings full of quotes, comments, semicolons, placeholder text, NUL and
 //! non-ASCII, plus values of the other types and typed nulls), the SQL text is the same for every
-//! value set in every dialect, it is the template with each value placeholder replaced by a marker,
-//! and the binds are exactly the values in marker order. Only identifier placeholders splice text,
-//! and their values are held fixed.
+//! value set in every dialect, and the binds are exactly the values in placeholder order; or the
+//! template is refused when defined ([`check_query`]), and rendering refuses it the same way.
+//! Only identifier placeholders splice text, and their values are held fixed. Where the markers
+//! go is the property of `statements.rs`.
 
 use std::collections::BTreeSet;
 
@@ -14,7 +15,7 @@ use chrono::{DateTime, TimeDelta};
 use flyte_sql_model::{
     Filter, InputValues, Interpolation, PrimitiveType, Value, scan_placeholders,
 };
-use flyte_sql_template::{Dialect, Error, render_safe};
+use flyte_sql_template::{Dialect, Error, check_query, render_safe};
 
 use crate::support::Rng;
 
@@ -120,43 +121,11 @@ fn random_value(rng: &mut Rng) -> Value {
     }
 }
 
-/// What the SQL must be: the template with value placeholders replaced by markers and
-/// identifier placeholders by the quoted identifier.
-fn expected_sql(template: &str, dialect: Dialect, identifiers: &InputValues) -> String {
-    let mut sql = String::new();
-    let mut copied_up_to = 0;
-    let mut postgres_names: Vec<String> = Vec::new();
-    for placeholder in scan_placeholders(template, Interpolation::Safe).placeholders {
-        sql.push_str(&template[copied_up_to..placeholder.span.start]);
-        copied_up_to = placeholder.span.end;
-        match (placeholder.filter, dialect) {
-            (Some(Filter::Identifier), _) => {
-                let Some(Value::String(name)) = identifiers.get(&placeholder.name) else {
-                    panic!("identifier values are strings");
-                };
-                sql.push_str(&dialect.quote_identifier(name).expect("a valid identifier"));
-            }
-            (None, Dialect::Postgres) => {
-                let number = match postgres_names.iter().position(|n| *n == placeholder.name) {
-                    Some(index) => index + 1,
-                    None => {
-                        postgres_names.push(placeholder.name);
-                        postgres_names.len()
-                    }
-                };
-                sql.push_str(&format!("${number}"));
-            }
-            (None, _) => sql.push('?'),
-        }
-    }
-    sql.push_str(&template[copied_up_to..]);
-    sql
-}
-
 #[test]
 fn no_value_changes_a_safe_statement() {
     let mut rng = Rng::new(6);
     let mut rendered_ok = 0;
+    let mut refused_at_definition = 0;
     for _ in 0..3_000 {
         let template = random_template(&mut rng);
         let scan = scan_placeholders(&template, Interpolation::Safe);
@@ -206,6 +175,12 @@ fn no_value_changes_a_safe_statement() {
                     );
                     continue;
                 }
+                if let Err(refused) = check_query(&template, Interpolation::Safe, dialect) {
+                    // Refused when defined: rendering refuses it the same way, whatever the values.
+                    assert_eq!(result.err(), Some(refused), "{template:?}");
+                    refused_at_definition += 1;
+                    continue;
+                }
                 let statement = result.unwrap_or_else(|error| panic!("{template:?}: {error}"));
                 let bound_names: Vec<&str> =
                     statement.binds.iter().map(|b| b.name.as_str()).collect();
@@ -234,18 +209,14 @@ fn no_value_changes_a_safe_statement() {
                     statements.iter().all(|sql| sql == first),
                     "{template:?}: {statements:?}"
                 );
-                assert_eq!(
-                    *first,
-                    expected_sql(&template, dialect, &identifiers),
-                    "{template:?}"
-                );
             }
         }
     }
-    // The generator must mostly produce renderable templates, or the property says little.
+    // The generator must still produce many renderable templates, or the property says little
+    // (about half of them hold a `;`, a marker of their own or a misplaced placeholder).
     assert!(
-        rendered_ok > 20_000,
-        "only {rendered_ok} statements rendered"
+        rendered_ok > 15_000,
+        "only {rendered_ok} statements rendered ({refused_at_definition} templates refused)"
     );
 }
 

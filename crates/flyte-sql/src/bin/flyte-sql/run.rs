@@ -13,7 +13,7 @@ use flyte_sql_executor::{
     resolve_connect_options,
 };
 use flyte_sql_model::{InputValues, Output, SqlTask, TableKind, TableOutput, Value};
-use flyte_sql_template::Statement;
+use flyte_sql_template::{Dialect, Statement};
 
 use crate::UsageError;
 use flyte_sql_storage::Location;
@@ -65,7 +65,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
                 )
                 .into());
             }
-            (ConnectionConfig::new(uri)?, Source::Query(query.clone()))
+            let connection = ConnectionConfig::new(uri)?;
+            // Checked as a task's query is (one statement), before anything connects.
+            let statement = Statement::from_sql(query, Dialect::from(connection.uri().backend()))?;
+            (connection, Source::Query(statement))
         }
         _ => return Err(UsageError("give a task file, or --uri and --query".to_owned()).into()),
     };
@@ -76,16 +79,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut progress = TerminalProgress::new();
     let report = match &statement_source {
         Source::Task(task, inputs) => executor.run(task, inputs, &run_options, &mut progress)?,
-        Source::Query(query) => {
-            let statement = Statement {
-                sql: query.clone(),
-                binds: Vec::new(),
-            };
+        Source::Query(statement) => {
             let output = Output::Table(TableOutput {
                 kind: TableKind::StructuredDataset,
                 columns: None,
             });
-            executor.run_statement(&statement, &output, &run_options, &mut progress)?
+            executor.run_statement(statement, &output, &run_options, &mut progress)?
         }
     };
     progress.clear();
@@ -95,47 +94,27 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
 
 enum Source {
     Task(Box<SqlTask>, InputValues),
-    Query(String),
+    Query(Statement),
 }
 
-/// The task's input values from `NAME=VALUE` arguments, defaults and typed nulls.
+/// The task's input values from `NAME=VALUE` arguments, completed by the task's one rule
+/// ([`SqlTask::complete_inputs`]: defaults, typed nulls, unknown names refused).
 fn task_inputs(task: &SqlTask, arguments: &[String]) -> anyhow::Result<InputValues> {
     let mut values = InputValues::new();
     for argument in arguments {
         let (name, text) = argument
             .split_once('=')
             .ok_or_else(|| UsageError(format!("--input `{argument}` is not NAME=VALUE")))?;
-        let input = task.input(name).ok_or_else(|| {
-            let names: Vec<&str> = task
-                .inputs()
-                .iter()
-                .map(|input| input.name.as_str())
-                .collect();
-            UsageError(format!(
-                "the task has no input `{name}` (its inputs: {names:?})"
-            ))
-        })?;
-        let value = Value::parse_text(input.ty, text).with_context(|| format!("--input {name}"))?;
+        // An unknown name keeps its text, for `complete_inputs` to refuse by name.
+        let value = match task.input(name) {
+            Some(input) => {
+                Value::parse_text(input.ty, text).with_context(|| format!("--input {name}"))?
+            }
+            None => Value::String(text.to_owned()),
+        };
         values.insert(name.to_owned(), value);
     }
-    for input in task.inputs() {
-        if values.contains_key(&input.name) {
-            continue;
-        }
-        let value = match (&input.default, input.optional) {
-            (Some(default), _) => default.clone(),
-            (None, true) => Value::Null(input.ty),
-            (None, false) => {
-                return Err(UsageError(format!(
-                    "input `{}` ({}) has no value: pass --input {}=VALUE",
-                    input.name, input.ty, input.name
-                ))
-                .into());
-            }
-        };
-        values.insert(input.name.clone(), value);
-    }
-    Ok(values)
+    Ok(task.complete_inputs(values)?)
 }
 
 fn print_report(report: &RunReport) {

@@ -12,6 +12,8 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<SqlTask> {
         .with_context(|| format!("reading task file {}", path.display()))?;
     let task =
         SqlTask::from_toml(&text).with_context(|| format!("in task file {}", path.display()))?;
+    flyte_sql_template::check_task(&task)
+        .with_context(|| format!("in task file {}", path.display()))?;
     for warning in task.definition_warnings() {
         eprintln!("warning: {}: {warning}", path.display());
     }
