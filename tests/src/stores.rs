@@ -155,8 +155,9 @@ impl StoreServer {
 /// The server of `kind`, started once per test process; `None` (with a message on stderr) when it
 /// cannot be installed or started and `FLYTE_SQL_TEST_REQUIRE_STORES` is not `1`.
 pub fn server(kind: StoreKind) -> Option<&'static StoreServer> {
-    static SERVERS: OnceLock<Mutex<Vec<(StoreKind, Option<&'static StoreServer>)>>> =
-        OnceLock::new();
+    /// Each kind's server once tried: started, or `None` when it could not start.
+    type Started = Vec<(StoreKind, Option<&'static StoreServer>)>;
+    static SERVERS: OnceLock<Mutex<Started>> = OnceLock::new();
     let servers = SERVERS.get_or_init(|| Mutex::new(Vec::new()));
     let mut servers = servers
         .lock()

@@ -16,9 +16,15 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         &["flyte-sql-model", "flyte-sql-config"],
     ),
     ("flyte-sql-idl", &["flyte-sql-model", "flyte-sql-config"]),
+    ("flyte-sql-storage", &["flyte-sql-config"]),
     (
         "flyte-sql-executor",
-        &["flyte-sql-model", "flyte-sql-config", "flyte-sql-template"],
+        &[
+            "flyte-sql-model",
+            "flyte-sql-config",
+            "flyte-sql-template",
+            "flyte-sql-storage",
+        ],
     ),
     (
         "flyte-sql",
@@ -27,6 +33,7 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "flyte-sql-model",
             "flyte-sql-template",
             "flyte-sql-idl",
+            "flyte-sql-storage",
             "flyte-sql-executor",
         ],
     ),
