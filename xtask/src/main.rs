@@ -4,12 +4,14 @@
 //! - `tidy`: repository hygiene checks (also run as a `#[test]`).
 //! - `codegen [--check]`: regenerate (or verify) the committed prost code of flyte-sql-idl.
 //! - `conformance`: the Python oracle (real flyteidl in a virtualenv) checks everything we emit.
+//! - `image-check`: the executor image's final stage, proven in a debootstrapped root file system.
 
 // xtask is a command-line tool: it reports on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
 mod conformance;
+mod image;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ fn main() -> anyhow::Result<()> {
             Some(other) => anyhow::bail!("unknown codegen option `{other}` (expected --check)"),
         },
         "conformance" => conformance::run(&project_root()),
+        "image-check" => image::run(&project_root()),
         "--help" | "-h" | "help" => {
             print_help();
             Ok(())
@@ -41,7 +44,7 @@ fn main() -> anyhow::Result<()> {
 
 fn print_help() {
     println!(
-        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)\n  conformance  decode everything flyte-sql emits with Python's flyteidl and compare with the goldens"
+        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)\n  conformance  decode everything flyte-sql emits with Python's flyteidl and compare with the goldens\n  image-check  run the release binary in a root file system with exactly the Dockerfile's final-stage packages (needs root)"
     );
 }
 

@@ -1,5 +1,6 @@
 //! Default container images: the reference's `SQLAlchemyDefaultImages` for the python runtime,
-//! and ours for the native runtime.
+//! and ours for the native runtime, under the same rules (`FLYTE_INTERNAL_IMAGE` wins, a
+//! development version is tagged `latest`).
 
 use std::fmt;
 
@@ -102,9 +103,25 @@ pub fn default_python_image(internal_image: Option<&str>) -> String {
 }
 
 /// The native runtime's default image: [`NATIVE_IMAGE_REPOSITORY`] tagged with this crate's
-/// version, so that a task runs under the executor release that serialized it.
+/// version, so that a task runs under the executor release that serialized it; a development
+/// version (empty or containing `dev`) is tagged `latest`, as [`get_version_suffix`] says.
 pub fn default_native_image() -> String {
-    format!("{NATIVE_IMAGE_REPOSITORY}:{}", env!("CARGO_PKG_VERSION"))
+    native_image_tagged(env!("CARGO_PKG_VERSION"))
+}
+
+/// The image of a native-runtime task that names none: `internal_image` (the value of
+/// `FLYTE_INTERNAL_IMAGE`, read by the caller) when present and non-empty, as
+/// [`find_image_for`] does for the python runtime; otherwise [`default_native_image`].
+pub(crate) fn find_native_image(internal_image: Option<&str>) -> String {
+    match internal_image.filter(|image| !image.is_empty()) {
+        Some(image) => image.to_owned(),
+        None => default_native_image(),
+    }
+}
+
+/// [`NATIVE_IMAGE_REPOSITORY`] tagged with [`get_version_suffix`] of a flyte-sql version.
+fn native_image_tagged(version: &str) -> String {
+    format!("{NATIVE_IMAGE_REPOSITORY}:{}", get_version_suffix(version))
 }
 
 #[cfg(test)]
@@ -145,5 +162,25 @@ mod tests {
             default_native_image(),
             format!("ghcr.io/flyte-sql/flyte-sql:{}", env!("CARGO_PKG_VERSION"))
         );
+    }
+
+    #[test]
+    fn native_images_follow_the_reference_rules() {
+        assert_eq!(
+            find_native_image(Some("registry.example/override:1")),
+            "registry.example/override:1"
+        );
+        assert_eq!(find_native_image(Some("")), default_native_image());
+        assert_eq!(find_native_image(None), default_native_image());
+        assert_eq!(
+            native_image_tagged("0.1.0"),
+            "ghcr.io/flyte-sql/flyte-sql:0.1.0"
+        );
+        for development in ["0.2.0-dev.1", "", "0.0.0+develop"] {
+            assert_eq!(
+                native_image_tagged(development),
+                "ghcr.io/flyte-sql/flyte-sql:latest"
+            );
+        }
     }
 }

@@ -32,8 +32,9 @@ pub struct ImageConfig {
     pub default_image: Option<Image>,
     /// Further images, by name.
     pub images: Vec<Image>,
-    /// The value of `FLYTE_INTERNAL_IMAGE`, which replaces the python runtime's default image as
-    /// it does in the reference; `None` when unset or empty. The caller reads the environment.
+    /// The value of `FLYTE_INTERNAL_IMAGE`, which replaces the default image of a task that names
+    /// none, whatever its runtime: the python runtime's as in the reference, and the native
+    /// runtime's by the same rule; `None` when unset or empty. The caller reads the environment.
     pub internal_image: Option<String>,
 }
 

@@ -20,7 +20,7 @@ use flyte_sql_model::{
 use prost_types::value::Kind;
 
 use crate::error::{Error, Result};
-use crate::images::{default_native_image, default_python_image};
+use crate::images::{default_python_image, find_native_image};
 use crate::literals::{
     input_literal_type, primitive_type_of_schema_column, primitive_type_of_simple, schema_type,
     structured_dataset_type,
@@ -402,7 +402,7 @@ fn container(task: &SqlTask, settings: &SerializationSettings) -> Result<Contain
             Runtime::Python => {
                 default_python_image(settings.image_config.internal_image.as_deref())
             }
-            Runtime::Native => default_native_image(),
+            Runtime::Native => find_native_image(settings.image_config.internal_image.as_deref()),
         },
     };
     let args: &[&str] = match task.runtime() {
@@ -923,7 +923,7 @@ mod tests {
     }
 
     #[test]
-    fn internal_image_replaces_the_python_default_image_only() {
+    fn internal_image_replaces_the_default_image_of_both_runtimes() {
         let task = SqlTask::builder(
             "t.py",
             "select 1",
@@ -938,10 +938,22 @@ mod tests {
         let template = task_template(&task, &overridden).unwrap();
         assert_eq!(container_of(&template).image, "registry.example/override:1");
         let native = task_template(&native_task(Interpolation::Safe), &overridden).unwrap();
+        assert_eq!(container_of(&native).image, "registry.example/override:1");
+        let native = task_template(&native_task(Interpolation::Safe), &settings()).unwrap();
         assert_eq!(
             container_of(&native).image,
             crate::images::default_native_image()
         );
+        let named = SqlTask::builder(
+            "t.named",
+            "select 1",
+            ConnectionConfig::new("sqlite://").unwrap(),
+        )
+        .image("ghcr.io/example/own:3")
+        .build()
+        .unwrap();
+        let named = task_template(&named, &overridden).unwrap();
+        assert_eq!(container_of(&named).image, "ghcr.io/example/own:3");
     }
 
     #[test]
