@@ -103,7 +103,7 @@ fn extract(uri: &str, out: &str) {
 fn measure(backend: &str, uri: &str, rows: u64, out: &str) -> bool {
     let child = Command::new(std::env::current_exe().expect("this benchmark's path"))
         .args(["--extract", uri])
-        .arg(&out)
+        .arg(out)
         .output()
         .expect("running the extraction");
     assert!(

@@ -284,6 +284,16 @@ mod tests {
             "s3://bucket/raw/abc/00000"
         );
         assert_eq!(format!("{location:?}"), "Location(\"s3://bucket/raw\")");
+        for url in [
+            "gs://bucket/raw",
+            "gcs://bucket/raw",
+            "abfss://container@account.dfs.core.windows.net/raw",
+            "s3a://bucket/raw",
+        ] {
+            let location = Location::parse(url, "--out").unwrap();
+            assert!(location.is_remote(), "{url}");
+            assert_eq!(location.join("x").uri(), format!("{url}/x"));
+        }
     }
 
     #[test]

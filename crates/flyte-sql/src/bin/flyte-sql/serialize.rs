@@ -57,7 +57,7 @@ pub(crate) struct SettingsArgs {
 
 impl SettingsArgs {
     /// The settings for these flags; `FLYTE_INTERNAL_IMAGE` (when set and non-empty) replaces the
-    /// python runtime's default image, as in flytekit.
+    /// default image of both runtimes, as flytekit does for its own.
     pub(crate) fn settings(
         &self,
         project: &str,
