@@ -435,20 +435,7 @@ backend_test!(
                             check.to_str().expect("UTF-8"),
                         ]));
                         let table = read_table(&only_output(&check));
-                        let rows: Vec<Vec<String>> = run["db_after"]["rows"]
-                            .as_array()
-                            .expect("rows")
-                            .iter()
-                            .map(|row| {
-                                row.as_array()
-                                    .expect("a row")
-                                    .iter()
-                                    .map(|v| {
-                                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                                    })
-                                    .collect()
-                            })
-                            .collect();
+                        let rows = golden_rows(&run["db_after"]["rows"]);
                         assert_eq!(table.rows, rows, "{case_name}: the table after the insert");
                     }
                     _ => {
@@ -462,6 +449,25 @@ backend_test!(
         }
     }
 );
+
+/// A golden JSON table (an array of rows) with every value as text, as `read_table` gives ours.
+pub(crate) fn golden_rows(rows: &Json) -> Vec<Vec<String>> {
+    rows.as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .expect("a row")
+                .iter()
+                .map(|value| {
+                    value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned)
+                })
+                .collect()
+        })
+        .collect()
+}
 
 /// The documented differences, case by case: the test fails on an undocumented one.
 pub(crate) fn check_upgrades(case: &str, backend: Backend, ours: &Table, upgrades: &[String]) {

@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 
 use crate::conformance_runs::{
     cases_with_runs, check_upgrades, compare_table, conformance_dir, create_golden_tables,
-    read_json, task_file,
+    golden_rows, read_json, task_file,
 };
 use crate::propeller::{Pod, PodResult, dataset_directory, dataset_uri, no_inputs};
 use crate::run::{Table, only_output, read_table};
@@ -268,22 +268,7 @@ fn check_table_after(dir: &TestDir, case_name: &str, run_expectation: &Json) {
         ],
     ));
     let table = read_table(&only_output(&out));
-    let rows: Vec<Vec<String>> = run_expectation["db_after"]["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|row| {
-            row.as_array()
-                .expect("a row")
-                .iter()
-                .map(|value| {
-                    value
-                        .as_str()
-                        .map_or_else(|| value.to_string(), str::to_owned)
-                })
-                .collect()
-        })
-        .collect();
+    let rows = golden_rows(&run_expectation["db_after"]["rows"]);
     assert_eq!(table.rows, rows, "{case_name}: the table after the insert");
 }
 

@@ -79,7 +79,7 @@ pub use placeholder::{
     Filter, MalformedPlaceholder, Placeholder, PlaceholderProblem, PlaceholderScan, placeholders,
     scan_placeholders,
 };
-pub use python_text::{is_python_space, normalize_whitespace_like_reference};
+pub use python_text::{in_code_point_ranges, is_python_space, normalize_whitespace_like_reference};
 pub use task::{
     InputVariable, Interpolation, OUTPUT_VARIABLE, Output, OutputColumn, ResourceSpec, Resources,
     Runtime, SqlTask, TableKind, TableOutput, TaskMetadata,

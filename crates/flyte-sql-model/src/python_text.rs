@@ -26,8 +26,14 @@ pub fn is_python_space(c: char) -> bool {
 
 /// Whether `c` is in Python's `\w` for `str` patterns (`str.isalnum()` or `_`).
 pub(crate) fn is_python_word(c: char) -> bool {
+    in_code_point_ranges(c, &PYTHON_WORD_RANGES)
+}
+
+/// Whether `c` falls in one of `ranges`: inclusive `(low, high)` code point ranges, sorted and
+/// not overlapping, as the tables of Python's character classes are.
+pub fn in_code_point_ranges(c: char, ranges: &[(u32, u32)]) -> bool {
     let c = u32::from(c);
-    PYTHON_WORD_RANGES
+    ranges
         .binary_search_by(|&(low, high)| {
             if high < c {
                 std::cmp::Ordering::Less

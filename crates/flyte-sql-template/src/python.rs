@@ -223,18 +223,7 @@ fn timedelta_str(duration: TimeDelta) -> Option<String> {
 
 /// Whether Python's `str.isprintable()` is true for `c`.
 fn is_python_printable(c: char) -> bool {
-    let c = u32::from(c);
-    PYTHON_NONPRINTABLE_RANGES
-        .binary_search_by(|&(low, high)| {
-            if high < c {
-                std::cmp::Ordering::Less
-            } else if low > c {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-        .is_err()
+    !flyte_sql_model::in_code_point_ranges(c, &PYTHON_NONPRINTABLE_RANGES)
 }
 
 /// The inclusive code point ranges where Python 3.11's `str.isprintable()` is false (Unicode
