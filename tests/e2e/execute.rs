@@ -19,6 +19,7 @@ use crate::conformance_runs::{
 };
 use crate::propeller::{Pod, PodResult, dataset_directory, dataset_uri, no_inputs};
 use crate::run::{Table, only_output, read_table};
+use crate::serialize::serialize_one;
 
 /// The TaskTemplate `flyte-sql serialize` writes for `task` (run in `dir`).
 fn serialize(dir: &TestDir, task: &Path) -> Vec<u8> {
@@ -26,21 +27,7 @@ fn serialize(dir: &TestDir, task: &Path) -> Vec<u8> {
         "serialized-{}",
         task.file_stem().unwrap().to_string_lossy()
     ));
-    stdout_of_success(&run(
-        dir,
-        [
-            "serialize",
-            task.to_str().unwrap(),
-            "--project",
-            "p",
-            "--domain",
-            "d",
-            "--version",
-            "v1",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    ));
+    stdout_of_success(&serialize_one(dir, task, out.to_str().unwrap()));
     let entry = std::fs::read_dir(&out)
         .expect("the serialized templates")
         .map(|entry| entry.expect("an entry").path())
@@ -612,16 +599,7 @@ fn inputs_that_do_not_fit_the_interface_are_user_errors_naming_the_input() {
         };
         let result = Pod::attempt(&dir, label).run(&template, &map.encode_to_vec());
         let error = result.expect_error();
-        assert_eq!(
-            error.kind,
-            container_error::Kind::NonRecoverable as i32,
-            "{label}"
-        );
-        assert_eq!(
-            error.origin,
-            execution_error::ErrorKind::User as i32,
-            "{label}"
-        );
+        assert_classified(error, false, true, "InputError");
         assert!(error.message.contains(named), "{label}: {}", error.message);
     }
     // And a good one runs.

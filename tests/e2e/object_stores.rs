@@ -4,7 +4,6 @@
 //! tested against a server: see `docs/deploying.md`. Results large enough for several parts, a store that fails in the
 //! middle of an upload, refused credentials and a missing bucket.
 
-use flyte_sql::idl::proto::core::container_error;
 use flyte_sql::model::Value;
 use flyte_sql_tests::stores::{StoreKind, StoreServer, failing_parts_proxy, server};
 use flyte_sql_tests::{TestDir, stdout_of_success};
@@ -131,12 +130,7 @@ fn a_store_failing_mid_upload_is_recoverable_and_leaves_no_partial_object() {
     }
     let result = pod.run(&template, &no_inputs());
     assert_eq!(result.exit_code(), Some(0));
-    let error = result.expect_error();
-    assert_eq!(
-        error.kind,
-        container_error::Kind::Recoverable as i32,
-        "{error:?}"
-    );
+    assert_classified(result.expect_error(), true, false, "StorageError");
     assert_eq!(
         pod.raw_objects(),
         Vec::<String>::new(),

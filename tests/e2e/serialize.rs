@@ -22,8 +22,8 @@ fn package_task_files() -> [String; 2] {
     })
 }
 
-/// `flyte-sql serialize TASK --project p --domain d --version 1 --out out` in `dir`.
-fn serialize_one(dir: &TestDir, task: &Path) -> std::process::Output {
+/// `flyte-sql serialize TASK --project p --domain d --version 1 --out OUT` in `dir`.
+pub(crate) fn serialize_one(dir: &TestDir, task: &Path, out: &str) -> std::process::Output {
     run(
         dir,
         [
@@ -36,7 +36,7 @@ fn serialize_one(dir: &TestDir, task: &Path) -> std::process::Output {
             "--version",
             "1",
             "--out",
-            "out",
+            out,
         ],
     )
 }
@@ -127,7 +127,7 @@ name = "limit"
 type = "integer"
 "#,
     );
-    let output = serialize_one(&dir, &task);
+    let output = serialize_one(&dir, &task, "out");
     stdout_of_success(&output);
     let template = idl::decode_task_template(
         &std::fs::read(dir.join("out/examples.tracks.top_n.pb")).unwrap(),
@@ -209,7 +209,7 @@ fn invalid_task_files_exit_2_naming_the_field() {
         "task.toml",
         "name = \"t\"\nquery = \"select {{ .inputs.x }}\"\n[connection]\nuri = \"sqlite://\"\n",
     );
-    let output = serialize_one(&dir, &task);
+    let output = serialize_one(&dir, &task, "out");
     let stderr = stderr_of_failure(&output, 2);
     assert!(stderr.contains("task.toml"), "{stderr}");
     assert!(
@@ -228,7 +228,7 @@ fn definition_warnings_go_to_stderr() {
         "task.toml",
         "name = \"t\"\nquery = \"select 1\"\n[connection]\nuri = \"postgresql://u@h/db\"\nconnect_args = { ssl_mode = \"require\" }\n",
     );
-    let output = serialize_one(&dir, &task);
+    let output = serialize_one(&dir, &task, "out");
     stdout_of_success(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -104,6 +104,6 @@ pub use display::batch_to_text;
 pub use error::{DatabaseFailure, Error, ErrorKind, Result};
 pub use executor::{Executor, PoolOptions, RunOptions, RunOutput, RunReport, TableResult};
 pub use output::{FIRST_PART, OutputLocation, ParquetCompression, ParquetOptions, random_hex};
-pub use secrets::{ProcessSecretSource, resolve_connect_options};
+pub use secrets::{ProcessSecretSource, resolve_connect_options, resolve_secrets};
 pub use stream::{NoProgress, Progress};
 pub use types::{Column, ColumnType};

@@ -31,11 +31,19 @@ impl SecretSource for ProcessSecretSource {
 /// options to connect with.
 pub fn resolve_connect_options(config: &ConnectionConfig) -> Result<ConnectOptions> {
     config.check_connect_args()?;
-    let secrets: ResolvedSecrets = if config.secret_connect_args().is_some() {
-        let settings = SecretsSettings::from_env(&|name| std::env::var(name).ok());
-        resolve_secret_connect_args(config, &settings, &ProcessSecretSource)?
-    } else {
-        ResolvedSecrets::default()
-    };
-    Ok(config.resolved_options(&secrets)?)
+    Ok(config.resolved_options(&resolve_secrets(config)?)?)
+}
+
+/// The values of the configuration's secret connect args, from this process's environment and
+/// mounted files with flytekit's `FLYTE_SECRETS_*` settings; empty when it has none.
+pub fn resolve_secrets(config: &ConnectionConfig) -> Result<ResolvedSecrets> {
+    if config.secret_connect_args().is_none() {
+        return Ok(ResolvedSecrets::default());
+    }
+    let settings = SecretsSettings::from_env(&|name| std::env::var(name).ok());
+    Ok(resolve_secret_connect_args(
+        config,
+        &settings,
+        &ProcessSecretSource,
+    )?)
 }

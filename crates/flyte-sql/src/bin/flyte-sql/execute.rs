@@ -17,11 +17,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser};
-use flyte_sql_config::{
-    ConnectionConfig, Redactor, ResolvedSecrets, SecretsSettings, resolve_secret_connect_args,
-};
+use flyte_sql_config::Redactor;
 use flyte_sql_executor::{
-    Executor, NoProgress, PoolOptions, ProcessSecretSource, RunOptions, RunOutput,
+    Executor, NoProgress, PoolOptions, RunOptions, RunOutput, resolve_secrets,
 };
 use flyte_sql_idl::{
     ContainerFailure, Message, Recoverability, decode_literal_map, decode_task_template,
@@ -303,20 +301,6 @@ fn load_task(path: &str) -> anyhow::Result<SqlTask> {
     let task = task_from_template(&template)
         .with_context(|| format!("reading the TaskTemplate {location}"))?;
     Ok(task)
-}
-
-/// The values of the task's secret connect args, from this pod's environment and mounted files,
-/// as flytekit's SecretsManager finds them.
-fn resolve_secrets(config: &ConnectionConfig) -> anyhow::Result<ResolvedSecrets> {
-    if config.secret_connect_args().is_none() {
-        return Ok(ResolvedSecrets::default());
-    }
-    let settings = SecretsSettings::from_env(&|name| std::env::var(name).ok());
-    Ok(resolve_secret_connect_args(
-        config,
-        &settings,
-        &ProcessSecretSource,
-    )?)
 }
 
 /// Writes the error document for `error` and returns the process's exit status.
