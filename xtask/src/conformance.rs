@@ -30,6 +30,7 @@ use std::process::Command;
 use anyhow::Context;
 
 use crate::codegen;
+use crate::run_checked;
 
 /// The flyteidl release our `.proto` files mirror (crates/flyte-sql-idl/proto/VERSION).
 const FLYTEIDL_VERSION: &str = "1.16.8";
@@ -470,14 +471,6 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
             copy(&path, &target)?;
         }
     }
-    Ok(())
-}
-
-fn run_checked(mut command: Command, what: &str) -> anyhow::Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("starting {what}"))?;
-    anyhow::ensure!(status.success(), "{what} failed ({status})");
     Ok(())
 }
 

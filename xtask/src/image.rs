@@ -18,6 +18,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::run_checked;
+
 /// The final stage's packages, one per line: read by the Dockerfile and by this check.
 const PACKAGE_LIST: &str = "docker/runtime-packages.txt";
 /// The Dockerfile, at the workspace root.
@@ -615,14 +617,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 fn read(path: &Path) -> anyhow::Result<String> {
     fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-}
-
-fn run_checked(mut command: Command, what: &str) -> anyhow::Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("starting {what}"))?;
-    anyhow::ensure!(status.success(), "{what} failed ({status})");
-    Ok(())
 }
 
 #[cfg(test)]

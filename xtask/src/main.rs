@@ -49,6 +49,16 @@ fn print_help() {
 }
 
 /// The workspace root: the parent of this crate's manifest directory.
+/// Runs `command`, failing with `what` when it cannot start or exits unsuccessfully.
+pub(crate) fn run_checked(mut command: std::process::Command, what: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let status = command
+        .status()
+        .with_context(|| format!("starting {what}"))?;
+    anyhow::ensure!(status.success(), "{what} failed ({status})");
+    Ok(())
+}
+
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
