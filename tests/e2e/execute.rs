@@ -22,7 +22,7 @@ use crate::run::{Table, only_output, read_table};
 use crate::serialize::serialize_one;
 
 /// The TaskTemplate `flyte-sql serialize` writes for `task` (run in `dir`).
-fn serialize(dir: &TestDir, task: &Path) -> Vec<u8> {
+pub(crate) fn serialize(dir: &TestDir, task: &Path) -> Vec<u8> {
     let out = dir.join(&format!(
         "serialized-{}",
         task.file_stem().unwrap().to_string_lossy()
