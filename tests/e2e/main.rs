@@ -11,6 +11,9 @@ mod run;
 // How statements are understood: quoted placeholders, one statement, a describe that runs nothing.
 mod statements;
 
+// The MySQL/MariaDB backend: a describe without side effects, faults by error number, secrets.
+mod mysql_backend;
+
 // The reference's recorded runs replayed through `flyte-sql run` on every backend.
 mod conformance_runs;
 

@@ -8,8 +8,9 @@
 //! same at any row count: memory must not grow with the result. SQLite always runs; PostgreSQL
 //! when `FLYTE_SQL_TEST_POSTGRES` is set (mandatory with `FLYTE_SQL_TEST_REQUIRE_ALL=1`); SQLite
 //! to an object store when `FLYTE_SQL_BENCH_STORE_PREFIX` names one (such as `s3://bucket/bench`,
-//! with the store's credentials in the environment; `.ci/run` points it at a moto server). MySQL
-//! is not measured: diesel's MySQL client buffers whole results (see `docs/type-mapping.md`).
+//! with the store's credentials in the environment; `.ci/run` points it at a moto server);
+//! MariaDB when `FLYTE_SQL_TEST_MYSQL` is set and the `mysql` feature is on (mandatory with
+//! `FLYTE_SQL_TEST_REQUIRE_ALL=1`; its rows come from MariaDB's `seq_1_to_N` sequence tables).
 
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -41,6 +42,17 @@ fn events_select(source: &str) -> String {
         } else {
             "datetime(1704067200 + n, 'unixepoch')"
         }
+    )
+}
+
+/// The same `events` columns in MariaDB's dialect, over its `seq_1_to_N` sequence table.
+fn mariadb_events_select(rows: u64) -> String {
+    format!(
+        "select seq as id, seq % 1000 as user_id, (seq % 10000) * 0.01 as amount, \
+         concat('name-', seq) as name, seq % 2 = 0 as flag, \
+         timestamp '2024-01-01 00:00:00' + interval seq second as created_at, \
+         case when seq % 10 = 0 then null else concat('note for event ', seq) end as note \
+         from seq_1_to_{rows}"
     )
 }
 
@@ -205,6 +217,30 @@ fn main() -> ExitCode {
             println!(
                 "postgres  skipped: set FLYTE_SQL_TEST_POSTGRES and build with --features postgres"
             );
+        }
+    }
+    match std::env::var("FLYTE_SQL_TEST_MYSQL") {
+        Ok(uri) if cfg!(feature = "mysql") && !uri.is_empty() => {
+            let setup = connect(&uri);
+            execute(
+                &setup,
+                "drop table if exists events".to_owned(),
+                scratch.path(),
+            );
+            execute(
+                &setup,
+                format!("create table events as {}", mariadb_events_select(rows)),
+                scratch.path(),
+            );
+            within_bound &= measure("mariadb", &uri, rows, &local_out("mariadb"));
+            execute(&setup, "drop table events".to_owned(), scratch.path());
+        }
+        _ => {
+            assert!(
+                std::env::var("FLYTE_SQL_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
+                "FLYTE_SQL_TEST_REQUIRE_ALL=1 requires FLYTE_SQL_TEST_MYSQL and the mysql feature"
+            );
+            println!("mariadb   skipped: set FLYTE_SQL_TEST_MYSQL and build with --features mysql");
         }
     }
     if within_bound {

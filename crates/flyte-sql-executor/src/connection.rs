@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use diesel::connection::SimpleConnection;
 use flyte_sql_config::{ConnectOptions, DatabaseUri};
 
@@ -28,14 +29,32 @@ pub(crate) enum AnyConnection {
 }
 
 impl AnyConnection {
-    fn ping(&mut self) -> diesel::QueryResult<()> {
+    fn ping(&mut self) -> Result<()> {
+        let step = "connection check";
         match self {
             #[cfg(feature = "sqlite")]
-            AnyConnection::Sqlite(connection) => connection.batch_execute("SELECT 1"),
+            AnyConnection::Sqlite(connection) => connection
+                .batch_execute("SELECT 1")
+                .map_err(|error| Error::database(step, error)),
             #[cfg(feature = "postgres")]
-            AnyConnection::Postgres(connection) => connection.batch_execute("SELECT 1"),
+            AnyConnection::Postgres(connection) => connection
+                .batch_execute("SELECT 1")
+                .map_err(|error| Error::database(step, error)),
             #[cfg(feature = "mysql")]
-            AnyConnection::Mysql(session) => session.connection.batch_execute("SELECT 1"),
+            AnyConnection::Mysql(session) => session
+                .connection
+                .ping()
+                .map_err(|error| crate::mysql::database_error(step, &error)),
+        }
+    }
+
+    /// Whether the connection is known to be unusable without asking the server.
+    fn is_broken(&self) -> bool {
+        match self {
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(session) => session.broken,
+            #[allow(unreachable_patterns)]
+            _ => false,
         }
     }
 }
@@ -140,14 +159,12 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, connection: &mut AnyConnection) -> Result<()> {
-        connection
-            .ping()
-            .map_err(|error| Error::database("connection check", error))
+        connection.ping()
     }
 
-    fn has_broken(&self, _connection: &mut AnyConnection) -> bool {
-        // diesel has no cheap local check; `is_valid` runs on checkout.
-        false
+    fn has_broken(&self, connection: &mut AnyConnection) -> bool {
+        // Otherwise no cheap local check; `is_valid` runs on checkout.
+        connection.is_broken()
     }
 }
 

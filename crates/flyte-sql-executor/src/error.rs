@@ -169,6 +169,9 @@ pub enum DatabaseFailure {
     Timeout,
     /// A constraint (unique, foreign key, not null, check) was violated.
     Constraint,
+    /// The server ran out of a resource (connections, memory, threads, disk): retrying later
+    /// may succeed.
+    Resources,
     /// Anything else: bad SQL, missing tables, permissions.
     Other,
 }
@@ -198,7 +201,8 @@ impl Error {
             Error::Database { failure, .. } => match failure {
                 DatabaseFailure::ConnectionLost
                 | DatabaseFailure::Conflict
-                | DatabaseFailure::Timeout => ErrorKind::System,
+                | DatabaseFailure::Timeout
+                | DatabaseFailure::Resources => ErrorKind::System,
                 DatabaseFailure::Constraint | DatabaseFailure::Other => ErrorKind::User,
             },
             Error::ConnectTimeout { .. }

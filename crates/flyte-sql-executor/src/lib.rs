@@ -61,7 +61,7 @@
 //!
 //! - `sqlite` (default): SQLite through the bundled library; needs only a C compiler.
 //! - `postgres`: PostgreSQL through the system libpq (`libpq-dev`).
-//! - `mysql`: MySQL and MariaDB through the system client library (`libmariadb-dev`).
+//! - `mysql`: MySQL and MariaDB through the pure-Rust `mysql` driver (no system library).
 //! - `all-backends`: all three.
 //!
 //! A URI whose backend is not compiled in fails with [`Error::BackendNotEnabled`].

@@ -494,3 +494,13 @@ pub(crate) fn field_names<'a, DB: diesel::backend::Backend>(
         })
         .collect()
 }
+
+// For backends that learn the result's columns from the result itself (MySQL's execution
+// metadata, which types binds exactly), before its first row.
+impl RowSink {
+    /// Plans the output from `described` when no describe step did: the columns and types the
+    /// result's own metadata gives, before its first row.
+    pub(crate) fn set_described(&mut self, described: Vec<Described>) -> Result<()> {
+        self.plan(described)
+    }
+}
