@@ -17,6 +17,10 @@ use crate::uri::{Target, is_sensitive_key};
 /// What a secret value becomes in redacted text.
 pub const REDACTED: &str = "***";
 
+/// The shortest word of a several-word secret that is redacted on its own: long enough that
+/// SQL keywords (`select`, `session`) stay readable, short enough for tokens and passwords.
+const FRAGMENT_CHARS: usize = 8;
+
 /// Replaces the secret values it knows with `***`.
 ///
 /// `Debug` shows how many values it knows, never the values.
@@ -83,7 +87,20 @@ impl Redactor {
     }
 
     /// Learns one more secret value (empty values are ignored: they would match everywhere).
+    ///
+    /// A value made of several words (a secret `init_command` or `options`) is also learned word
+    /// by word for its words of 8 characters or more: a server quotes the part
+    /// of a statement it chokes on (`Unknown column 'tok3n'`), not the whole statement.
     pub fn add(&mut self, value: &str) {
+        self.learn(value);
+        for word in value.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+            if word.chars().count() >= FRAGMENT_CHARS {
+                self.learn(word);
+            }
+        }
+    }
+
+    fn learn(&mut self, value: &str) {
         if value.is_empty() || self.values.iter().any(|known| known.expose() == value) {
             return;
         }
@@ -125,6 +142,16 @@ mod tests {
         );
         let debug = format!("{redactor:?}");
         assert!(!debug.contains("pw"), "{debug}");
+    }
+
+    #[test]
+    fn the_long_words_of_a_several_word_secret_are_replaced_where_a_server_quotes_them() {
+        let mut redactor = Redactor::new();
+        redactor.add("set @token = 'Tok3nValue99', @n = 1");
+        assert_eq!(
+            redactor.redact("Unknown column 'Tok3nValue99' in 'SELECT'; set @n"),
+            "Unknown column '***' in 'SELECT'; set @n"
+        );
     }
 
     #[test]
