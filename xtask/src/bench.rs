@@ -106,13 +106,16 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let mut groups = Vec::new();
     for &backend in &options.backends {
         let server = Server::start(backend, &bench)?;
-        for &rows in &options.sizes {
+        let measured = options.sizes.iter().try_for_each(|&rows| {
             let events = write_events(&bench.join("data"), rows)?;
             let source = server.load(&bench, rows, &events)?;
             println!("bench: {} {}", backend.name(), size_label(rows));
             groups.push(measure_group(&tools, &bench, &source, options.rounds)?);
-        }
+            anyhow::Ok(())
+        });
+        // Stopped whether or not the measurement got through: the servers are throw-away.
         server.stop()?;
+        measured?;
     }
     let machine = Machine::describe(
         root,
