@@ -182,11 +182,19 @@ fn virtualenv(root: &Path) -> anyhow::Result<PathBuf> {
             versions_path.display()
         );
     }
-    let requirements: String = REQUIREMENTS
+    python_virtualenv(&root.join("target/conformance-venv"), REQUIREMENTS)
+}
+
+/// The python of the virtualenv `venv`, after creating it and installing `requirements` when the
+/// marker file `<venv>/requirements.txt` does not list exactly them (shared with `xtask bench`).
+pub(crate) fn python_virtualenv(
+    venv: &Path,
+    requirements: &[(&str, &str)],
+) -> anyhow::Result<PathBuf> {
+    let requirements: String = requirements
         .iter()
         .map(|(package, version)| format!("{package}=={version}\n"))
         .collect();
-    let venv = root.join("target/conformance-venv");
     let python = venv.join("bin/python");
     let marker = venv.join("requirements.txt");
     if python.exists() && fs::read_to_string(&marker).ok().as_deref() == Some(&requirements) {
@@ -194,16 +202,13 @@ fn virtualenv(root: &Path) -> anyhow::Result<PathBuf> {
     }
     if !python.exists() {
         let mut create = Command::new("python3");
-        create.args(["-m", "venv"]).arg(&venv);
+        create.args(["-m", "venv"]).arg(venv);
         run_checked(
             create,
             "python3 -m venv (install python3 with its venv module)",
         )?;
     }
-    println!(
-        "conformance: installing the pinned Python stack into {}",
-        venv.display()
-    );
+    println!("installing the pinned Python stack into {}", venv.display());
     let _ = fs::remove_file(&marker);
     let pending = venv.join("requirements.pending.txt");
     fs::write(&pending, &requirements).with_context(|| format!("writing {}", pending.display()))?;
@@ -218,7 +223,7 @@ fn virtualenv(root: &Path) -> anyhow::Result<PathBuf> {
             "--requirement",
         ])
         .arg(&pending);
-    run_checked(install, "pip install (the conformance virtualenv)")?;
+    run_checked(install, &format!("pip install into {}", venv.display()))?;
     // Written only after a successful install, so an interrupted one is retried.
     fs::rename(&pending, &marker).with_context(|| format!("writing {}", marker.display()))?;
     Ok(python)
