@@ -25,3 +25,6 @@ mod execute;
 
 // The runtime with every path on S3, Azure and GCS, on servers the tests start themselves.
 mod object_stores;
+
+// Hostile users and environments: closed and full streams, signals, full disks, bad input.
+mod hostile;

@@ -8,6 +8,7 @@ use flyte_sql_model::{InputValues, Interpolation, PrimitiveType, Value};
 use flyte_sql_template::Dialect;
 
 use crate::UsageError;
+use crate::terminal::{eprint_line, print_line};
 
 /// Render a query template with input values (a dry run: nothing connects to a database).
 #[derive(Debug, Args)]
@@ -93,21 +94,21 @@ pub(crate) fn run(args: &RenderArgs) -> anyhow::Result<()> {
             "binds": binds,
             "warnings": warnings,
         });
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        print_line(&serde_json::to_string_pretty(&document)?)?;
         return Ok(());
     }
     for warning in &rendered.warnings {
-        eprintln!("warning: {warning}");
+        eprint_line(&format!("warning: {warning}"));
     }
-    println!("{}", rendered.statement.sql);
+    print_line(&rendered.statement.sql)?;
     for (index, bind) in rendered.statement.binds.iter().enumerate() {
-        println!(
+        print_line(&format!(
             "-- bind {}: {} {} = {}",
             index + 1,
             bind.name,
             bind.value.primitive_type(),
             bind.value.to_proto_json()
-        );
+        ))?;
     }
     Ok(())
 }

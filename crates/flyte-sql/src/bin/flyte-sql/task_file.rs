@@ -15,7 +15,7 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<SqlTask> {
     flyte_sql_template::check_task(&task)
         .with_context(|| format!("in task file {}", path.display()))?;
     for warning in task.definition_warnings() {
-        eprintln!("warning: {}: {warning}", path.display());
+        crate::terminal::eprint_line(&format!("warning: {}: {warning}", path.display()));
     }
     Ok(task)
 }
