@@ -319,3 +319,343 @@ fn run_on_a_full_disk_leaves_no_partial_output() {
     assert!(stderr.contains("File too large"), "{stderr}");
     assert_eq!(tree(dir.path()), before);
 }
+
+/// A one-input SQLite task (`n`, an integer) and its directory's database.
+fn one_input_task(dir: &TestDir, extra_connection: &str) -> PathBuf {
+    File::create(dir.join("one.db")).unwrap();
+    dir.write(
+        "one.toml",
+        &format!(
+            "name = \"hostile.one\"\nquery = \"select {{{{ .inputs.n }}}} as n\"\n[connection]\nuri = {}\n{extra_connection}\n[[inputs]]\nname = \"n\"\ntype = \"integer\"\n[output]\nkind = \"schema\"\n",
+            toml_string(&format!("sqlite:///{}", dir.join("one.db").display()))
+        ),
+    )
+}
+
+#[test]
+fn an_input_given_twice_is_refused_by_name() {
+    let dir = TestDir::new("input-twice");
+    let task = one_input_task(&dir, "");
+    let output = run(
+        &dir,
+        [
+            "run",
+            task.to_str().unwrap(),
+            "--input",
+            "n=1",
+            "--input",
+            "n=2",
+        ],
+    );
+    let stderr = stderr_of_failure(&output, 2);
+    assert!(stderr.contains("--input `n` is given twice"), "{stderr}");
+    let output = run(
+        &dir,
+        [
+            "render",
+            "--template",
+            "{{ .inputs.n }}",
+            "--input",
+            "n:integer=1",
+            "--input",
+            "n:integer=2",
+        ],
+    );
+    assert!(stderr_of_failure(&output, 2).contains("--input `n` is given twice"));
+}
+
+#[test]
+fn inputs_json_refuses_flags_besides_it_and_duplicate_or_unknown_keys() {
+    let dir = TestDir::new("inputs-json");
+    let render = |json: &str, extra: &[&str]| {
+        let path = dir.write("inputs.json", json);
+        let mut args = vec![
+            "render".to_owned(),
+            "--template".to_owned(),
+            "{{ .inputs.n }}".to_owned(),
+            "--inputs-json".to_owned(),
+            path.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        run(&dir, args)
+    };
+    let good = r#"{"n": {"type": "integer", "value": 5}}"#;
+    assert_eq!(
+        stdout_of_success(&render(good, &[])),
+        "?\n-- bind 1: n integer = 5\n"
+    );
+    let stderr = stderr_of_failure(&render(good, &["--input", "n:integer=6"]), 2);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    let stderr = stderr_of_failure(
+        &render(
+            r#"{"n": {"type": "integer", "value": 5}, "n": {"type": "integer", "value": 6}}"#,
+            &[],
+        ),
+        2,
+    );
+    assert!(stderr.contains("input `n` is given twice"), "{stderr}");
+    let stderr = stderr_of_failure(
+        &render(r#"{"n": {"type": "integer", "value": 5, "vaule": 6}}"#, &[]),
+        2,
+    );
+    assert!(stderr.contains("unknown field `vaule`"), "{stderr}");
+    let stderr = stderr_of_failure(
+        &render(r#"{"n": {"type": "integer", "value": 5, "value": 6}}"#, &[]),
+        2,
+    );
+    assert!(stderr.contains("duplicate field `value`"), "{stderr}");
+}
+
+#[test]
+fn empty_project_domain_or_version_is_refused() {
+    let dir = TestDir::new("empty-settings");
+    let task = fixture_task();
+    for flag in ["--project", "--domain", "--version"] {
+        let mut args = vec![
+            "serialize",
+            task.to_str().unwrap(),
+            "--project",
+            "p",
+            "--domain",
+            "d",
+            "--version",
+            "v",
+            "--out",
+            "out",
+        ];
+        let at = args.iter().position(|arg| *arg == flag).unwrap();
+        args[at + 1] = "";
+        let stderr = stderr_of_failure(&run(&dir, &args), 2);
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+        assert!(!dir.join("out").exists());
+    }
+}
+
+#[test]
+fn durations_beyond_protobufs_range_are_refused_by_field() {
+    let dir = TestDir::new("durations");
+    for (timeout, message) in [
+        ("315576000001", "metadata.timeout"),
+        ("9223372036854775807", "metadata.timeout"),
+        ("\"3652500d1s\"", "metadata.timeout"),
+    ] {
+        let task = dir.write(
+            "t.toml",
+            &format!("name = \"t\"\nquery = \"select 1\"\n[connection]\nuri = \"sqlite://\"\n[metadata]\ntimeout = {timeout}\n"),
+        );
+        let output = run(
+            &dir,
+            [
+                "serialize",
+                task.to_str().unwrap(),
+                "--project",
+                "p",
+                "--domain",
+                "d",
+                "--version",
+                "v",
+                "--out",
+                "out",
+            ],
+        );
+        let stderr = stderr_of_failure(&output, 2);
+        assert!(
+            stderr.contains(message) && stderr.contains("protobuf Duration's range"),
+            "{timeout}: {stderr}"
+        );
+    }
+    let output = run(
+        &dir,
+        [
+            "render",
+            "--template",
+            "{{ .inputs.d }}",
+            "--input",
+            "d:duration=315576000001s",
+        ],
+    );
+    let stderr = stderr_of_failure(&output, 2);
+    assert!(stderr.contains("±315576000000 s"), "{stderr}");
+}
+
+#[test]
+fn connect_args_nested_too_deep_are_refused_with_their_path() {
+    let dir = TestDir::new("deep-args");
+    let nested = |levels: usize| format!("{}1{}", "[".repeat(levels - 1), "]".repeat(levels - 1));
+    let task_with = |levels: usize| {
+        dir.write(
+            "deep.toml",
+            &format!(
+                "name = \"t\"\nquery = \"select 1\"\n[connection]\nuri = \"sqlite://\"\nconnect_args = {{ deep = {} }}\n",
+                nested(levels)
+            ),
+        )
+    };
+    let serialize = |task: &Path| {
+        run(
+            &dir,
+            [
+                "serialize",
+                task.to_str().unwrap(),
+                "--project",
+                "p",
+                "--domain",
+                "d",
+                "--version",
+                "v",
+                "--out",
+                "out",
+            ],
+        )
+    };
+    stdout_of_success(&serialize(&task_with(32)));
+    let stderr = stderr_of_failure(&serialize(&task_with(33)), 2);
+    let path = format!("connection.connect_args.deep{}", "[0]".repeat(32));
+    assert!(
+        stderr.contains(&format!("{path}: connect args nest")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreadable_task_files_are_the_users_fault() {
+    let dir = TestDir::new("unreadable-task");
+    std::fs::create_dir(dir.join("a-directory")).unwrap();
+    std::fs::write(dir.join("latin1.toml"), b"name = \"caf\xe9\"\n").unwrap();
+    for (path, message) in [
+        ("missing.toml", "No such file"),
+        ("a-directory", "directory"),
+        ("latin1.toml", "UTF-8"),
+    ] {
+        let stderr = stderr_of_failure(&run(&dir, ["run", path]), 2);
+        assert!(
+            stderr.contains(&format!("cannot read task file {path}")) && stderr.contains(message),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_long_line_is_shown_as_an_excerpt_around_the_error() {
+    let dir = TestDir::new("long-line");
+    let task = dir.write(
+        "long.toml",
+        &format!("name = \"t\"\nquery = \"{}\" oops\n", "x".repeat(400_000)),
+    );
+    let stderr = stderr_of_failure(&run(&dir, ["run", task.to_str().unwrap()]), 2);
+    assert!(stderr.len() < 1_000, "{} bytes of error", stderr.len());
+    assert!(stderr.contains("line 2, column 400012"), "{stderr}");
+    assert!(
+        stderr.contains("2 | …xxxx") && stderr.contains("xxxx\" oops\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn control_characters_reach_the_terminal_escaped_and_the_parquet_unchanged() {
+    let dir = TestDir::new("controls");
+    File::create(dir.join("c.db")).unwrap();
+    let uri = format!("sqlite:///{}", dir.join("c.db").display());
+    let output = run(
+        &dir,
+        [
+            "run",
+            "--uri",
+            &uri,
+            "--query",
+            "select char(27) || ']0;pwned' || char(7) || char(10) || 'x' as \"col\u{1b}[31m\"",
+            "--out",
+            "out",
+        ],
+    );
+    let stdout = stdout_of_success(&output);
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains("\\x1b]0;pwned\\x07\\nx"), "{stdout}");
+    assert!(stdout.contains("col\\x1b[31m"), "{stdout}");
+    let parquet = crate::run::read_table(&crate::run::only_output(&dir.join("out")));
+    assert_eq!(parquet.rows, [["\u{1b}]0;pwned\u{7}\nx"]]);
+    // And in errors: a URI with an escape sequence.
+    let output = run(
+        &dir,
+        [
+            "run",
+            "--uri",
+            "sqlite:///no\u{1b}]0;pwned\u{7}.db",
+            "--query",
+            "select 1",
+        ],
+    );
+    let stderr = stderr_of_failure(&output, 2);
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(stderr.contains("no\\x1b]0;pwned\\x07.db"), "{stderr}");
+}
+
+#[test]
+fn a_secret_file_larger_than_64_kib_is_refused_unread() {
+    let dir = TestDir::new("huge-secret");
+    let task = one_input_task(
+        &dir,
+        "secret_connect_args = { timeout = { group = \"db\", key = \"wait\" } }",
+    );
+    std::fs::create_dir_all(dir.join("secrets/db")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("secrets/db/wait")).unwrap();
+    let output = dir
+        .cli()
+        .args(["run", task.to_str().unwrap(), "--input", "n=1"])
+        .env("FLYTE_SECRETS_DEFAULT_DIR", dir.join("secrets"))
+        .output()
+        .unwrap();
+    // A secret mount gone wrong is the system's fault (exit 1), as any unreadable secret file.
+    let stderr = stderr_of_failure(&output, 1);
+    assert!(
+        stderr.contains("secret file") && stderr.contains("65536-byte (64 KiB) limit"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_password_in_clear_is_warned_about_without_showing_it() {
+    let dir = TestDir::new("plaintext-password");
+    // SQLite takes no password: a server URI that is never connected to (serialize, package) and
+    // a SQLite task with a password-like connect arg (run) show the warning.
+    let server = dir.write(
+        "server.toml",
+        "name = \"t\"\nquery = \"select 1\"\n[connection]\nuri = \"postgresql://app:hunter2@db.invalid/x\"\n",
+    );
+    let task = server.to_str().unwrap();
+    for args in [
+        vec![
+            "serialize",
+            task,
+            "--project",
+            "p",
+            "--domain",
+            "d",
+            "--version",
+            "v",
+            "--out",
+            "out",
+        ],
+        vec!["package", task, "-o", "p.tgz"],
+    ] {
+        let output = run(&dir, &args);
+        stdout_of_success(&output);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("connection.uri holds a password in clear")
+                && stderr.contains("[connection.secret_connect_args]"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+    let output = run(&dir, ["run", task, "--out", "out"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("connection.uri holds a password in clear"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

@@ -113,7 +113,12 @@ fn task_inputs(task: &SqlTask, arguments: &[String]) -> anyhow::Result<InputValu
             }
             None => Value::String(text.to_owned()),
         };
-        values.insert(name.to_owned(), value);
+        if values.insert(name.to_owned(), value).is_some() {
+            return Err(UsageError(format!(
+                "--input `{name}` is given twice: give each input once"
+            ))
+            .into());
+        }
     }
     Ok(task.complete_inputs(values)?)
 }

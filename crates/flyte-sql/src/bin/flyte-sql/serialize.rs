@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use clap::builder::NonEmptyStringValueParser;
 use flyte_sql_idl::{
     DEFAULT_IMAGE_NAME, Image, ImageConfig, Message, SerializationSettings, task_template,
     to_proto3_json,
@@ -23,13 +24,13 @@ pub(crate) struct SerializeArgs {
     #[arg(required = true, value_name = "TASK.toml")]
     tasks: Vec<PathBuf>,
     /// The Flyte project the tasks are registered in.
-    #[arg(long)]
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     project: String,
     /// The Flyte domain the tasks are registered in.
-    #[arg(long)]
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     domain: String,
     /// The version the tasks are registered under.
-    #[arg(long)]
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     version: String,
     #[command(flatten)]
     settings: SettingsArgs,
