@@ -142,8 +142,10 @@ impl Drop for TemporaryFile {
         let Some(id) = self.id else {
             return;
         };
-        let entry = lock().entries.remove(&id);
-        if let Some(entry) = entry {
+        // Removed under the lock: a signal arriving meanwhile waits, and never exits the process
+        // between the deregistration and the removal.
+        let mut registry = lock();
+        if let Some(entry) = registry.entries.remove(&id) {
             entry.remove();
         }
     }
