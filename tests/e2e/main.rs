@@ -31,3 +31,5 @@ mod object_stores;
 
 // Load: 32 concurrent `execute` pods against one server.
 mod load;
+// Hostile users and environments: closed and full streams, signals, full disks, bad input.
+mod hostile;

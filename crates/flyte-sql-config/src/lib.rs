@@ -98,4 +98,5 @@ pub use secrets_manager::{
 };
 pub use uri::{
     Backend, DatabaseUri, QueryOption, ServerTarget, SqlitePath, SqliteTarget, Target, UriProblem,
+    is_sensitive_key,
 };

@@ -250,7 +250,7 @@ impl fmt::Debug for QueryOption {
 }
 
 /// Whether a connect-arg or query key names a password, whose value must never be shown.
-pub(crate) fn is_sensitive_key(key: &str) -> bool {
+pub fn is_sensitive_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     key.contains("password") || key.contains("passwd")
 }

@@ -17,14 +17,33 @@ impl SecretSource for ProcessSecretSource {
         std::env::var(name).ok()
     }
 
+    /// Reads at most 64 KiB: a larger file (or a link to `/dev/zero`) is refused with the
+    /// limit, never read to the end.
     fn read_file(&self, path: &str) -> std::io::Result<Option<String>> {
-        match std::fs::read_to_string(path) {
-            Ok(contents) => Ok(Some(contents)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let mut contents = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_SECRET_BYTES + 1),
+            &mut contents,
+        )?;
+        if contents.len() as u64 > MAX_SECRET_BYTES {
+            return Err(std::io::Error::other(format!(
+                "it is larger than the {MAX_SECRET_BYTES}-byte (64 KiB) limit for a secret"
+            )));
         }
+        String::from_utf8(contents).map(Some).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text")
+        })
     }
 }
+
+/// The largest secret file read (64 KiB): passwords and keys are far smaller, and a mount gone
+/// wrong must not fill the memory.
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// Resolves the configuration's secret connect args from this process (flytekit's environment
 /// variables and files, with its `FLYTE_SECRETS_*` settings) and merges everything into the

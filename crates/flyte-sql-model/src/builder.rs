@@ -379,6 +379,18 @@ fn check_metadata(task: &SqlTask, problems: &mut Problems) {
             "the timeout must be positive, such as \"10m\"",
         );
     }
+    if metadata
+        .timeout
+        .is_some_and(|timeout| !crate::duration_in_proto_range(timeout))
+    {
+        problems.add(
+            "metadata.timeout",
+            format!(
+                "the timeout is beyond protobuf Duration's range of {} s (10,000 years): use a shorter one",
+                crate::MAX_PROTO_DURATION_SECONDS
+            ),
+        );
+    }
 }
 
 fn check_resources(resources: &Resources, problems: &mut Problems) {

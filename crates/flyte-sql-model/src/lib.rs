@@ -84,5 +84,7 @@ pub use task::{
     InputVariable, Interpolation, OUTPUT_VARIABLE, Output, OutputColumn, ResourceSpec, Resources,
     Runtime, SqlTask, TableKind, TableOutput, TaskMetadata,
 };
+pub use task_file::MAX_CONNECT_ARG_DEPTH;
 pub use types::{InputValues, PrimitiveType, Value};
+pub use value_parse::{MAX_PROTO_DURATION_SECONDS, duration_in_proto_range};
 pub use warning::DefinitionWarning;

@@ -18,12 +18,70 @@ use crate::value_parse::parse_duration;
 
 impl SqlTask {
     /// Reads and validates a task file; every problem is reported at once, each naming its field.
+    ///
+    /// TOML's parser and the file's shape (unknown keys, wrong types) stop at the first problem
+    /// of that kind; every problem with the values of a well-formed file is reported together.
     pub fn from_toml(text: &str) -> Result<SqlTask> {
         let file: TaskFile = toml::from_str(text).map_err(|error| Error::TaskFile {
-            message: error.to_string().trim_end().to_owned(),
+            message: toml_error_message(text, &error),
         })?;
         file.into_task()
     }
+}
+
+/// The widest excerpt of the offending line an error shows, in characters.
+const EXCERPT_CHARS: usize = 80;
+
+/// toml's message and position, in toml's layout, with the excerpt of the offending line bounded
+/// to [`EXCERPT_CHARS`] around the error (toml's own rendering echoes the whole line, however
+/// long).
+fn toml_error_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    let Some(span) = error.span() else {
+        return message.to_owned();
+    };
+    let start = span.start.min(text.len());
+    let start = (0..=start)
+        .rev()
+        .find(|index| text.is_char_boundary(*index))
+        .unwrap_or(0);
+    let line_start = text[..start].rfind('\n').map_or(0, |index| index + 1);
+    let line_end = text[start..]
+        .find('\n')
+        .map_or(text.len(), |index| start + index);
+    let line = text[line_start..line_end].trim_end_matches('\r');
+    let line_number = text[..line_start].matches('\n').count() + 1;
+    let column = text[line_start..start].chars().count();
+    let chars: Vec<char> = line.chars().collect();
+    let first = column
+        .saturating_sub(EXCERPT_CHARS / 2)
+        .min(chars.len().saturating_sub(EXCERPT_CHARS));
+    let last = (first + EXCERPT_CHARS).min(chars.len());
+    let mut excerpt = String::new();
+    let mut caret_at = column - first;
+    if first > 0 {
+        excerpt.push('…');
+        caret_at += 1;
+    }
+    excerpt.extend(&chars[first..last]);
+    if last < chars.len() {
+        excerpt.push('…');
+    }
+    let span_end = span.end.clamp(start, line_start + line.len());
+    let span_end = (span_end..=text.len())
+        .find(|index| text.is_char_boundary(*index))
+        .unwrap_or(text.len());
+    let carets = text[start..span_end]
+        .chars()
+        .count()
+        .clamp(1, last.saturating_sub(column).max(1));
+    let gutter = " ".repeat(line_number.to_string().len());
+    format!(
+        "TOML parse error at line {line_number}, column {}\n{gutter} |\n{line_number} | {excerpt}\n{gutter} | {}{}\n{message}",
+        column + 1,
+        " ".repeat(caret_at),
+        "^".repeat(carets)
+    )
 }
 
 #[derive(Deserialize)]
@@ -187,7 +245,16 @@ impl TaskFile {
         };
         let timeout = match self.metadata.timeout {
             None => None,
-            Some(TimeoutFile::Seconds(seconds)) => chrono::TimeDelta::try_seconds(seconds),
+            Some(TimeoutFile::Seconds(seconds)) => {
+                let timeout = chrono::TimeDelta::try_seconds(seconds);
+                if timeout.is_none() {
+                    problems.push(Problem {
+                        field: "metadata.timeout".to_owned(),
+                        message: format!("{seconds} seconds is beyond protobuf Duration's range of {} s (10,000 years): use a shorter timeout", crate::MAX_PROTO_DURATION_SECONDS),
+                    });
+                }
+                timeout
+            }
             Some(TimeoutFile::Text(text)) => {
                 let parsed = parse_duration(text.trim());
                 if parsed.is_none() {
@@ -320,12 +387,29 @@ impl TaskFile {
     }
 }
 
+/// How deeply a connect arg's value may nest tables and arrays (a plain value is level 1). In the
+/// TaskTemplate each level is a `Struct` or `ListValue` inside a `Value`, two protobuf messages,
+/// and Python's protobuf refuses messages nested deeper than 100: 32 levels stay well inside.
+pub const MAX_CONNECT_ARG_DEPTH: usize = 32;
+
 /// A TOML value as the JSON value the reference would keep in `connect_args`.
 fn toml_table_to_json(
     table: &toml::Table,
     problems: &mut Vec<Problem>,
 ) -> serde_json::Map<String, serde_json::Value> {
-    fn convert(path: &str, value: &toml::Value, problems: &mut Vec<Problem>) -> serde_json::Value {
+    fn convert(
+        path: &str,
+        value: &toml::Value,
+        depth: usize,
+        problems: &mut Vec<Problem>,
+    ) -> serde_json::Value {
+        if depth > MAX_CONNECT_ARG_DEPTH {
+            problems.push(Problem {
+                field: path.to_owned(),
+                message: format!("connect args nest tables and arrays at most {MAX_CONNECT_ARG_DEPTH} levels deep (protobuf decoders refuse deeper messages): flatten this value"),
+            });
+            return serde_json::Value::Null;
+        }
         match value {
             toml::Value::String(text) => serde_json::Value::String(text.clone()),
             toml::Value::Integer(number) => serde_json::Value::from(*number),
@@ -351,7 +435,9 @@ fn toml_table_to_json(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(index, item)| convert(&format!("{path}[{index}]"), item, problems))
+                    .map(|(index, item)| {
+                        convert(&format!("{path}[{index}]"), item, depth + 1, problems)
+                    })
                     .collect(),
             ),
             toml::Value::Table(table) => serde_json::Value::Object(
@@ -360,7 +446,7 @@ fn toml_table_to_json(
                     .map(|(key, item)| {
                         (
                             key.clone(),
-                            convert(&format!("{path}.{key}"), item, problems),
+                            convert(&format!("{path}.{key}"), item, depth + 1, problems),
                         )
                     })
                     .collect(),
@@ -371,7 +457,7 @@ fn toml_table_to_json(
         .iter()
         .map(|(key, value)| {
             let path = format!("connection.connect_args.{key}");
-            (key.clone(), convert(&path, value, problems))
+            (key.clone(), convert(&path, value, 1, problems))
         })
         .collect()
 }

@@ -42,9 +42,13 @@ impl Value {
             PrimitiveType::Datetime => DateTime::parse_from_rfc3339(text.trim())
                 .map(|datetime| Value::Datetime(datetime.with_timezone(&Utc)))
                 .map_err(|_| invalid(EXPECTED_DATETIME)),
-            PrimitiveType::Duration => parse_duration(text.trim())
-                .map(Value::Duration)
-                .ok_or_else(|| invalid(EXPECTED_DURATION)),
+            PrimitiveType::Duration => match parse_duration(text.trim()) {
+                Some(duration) if duration_in_proto_range(duration) => {
+                    Ok(Value::Duration(duration))
+                }
+                Some(_) => Err(invalid(EXPECTED_DURATION_IN_RANGE)),
+                None => Err(invalid(EXPECTED_DURATION)),
+            },
         }
     }
 
@@ -79,7 +83,14 @@ impl Value {
                 | PrimitiveType::Datetime
                 | PrimitiveType::Duration,
                 serde_json::Value::String(text),
-            ) => Value::parse_text(ty, text).map_err(|_| invalid(expected_for(ty))),
+            ) => Value::parse_text(ty, text).map_err(|error| match error {
+                // The range, not the form, was wrong: say so.
+                Error::InvalidValue {
+                    expected: EXPECTED_DURATION_IN_RANGE,
+                    ..
+                } => invalid(EXPECTED_DURATION_IN_RANGE),
+                _ => invalid(expected_for(ty)),
+            }),
             _ => Err(invalid(expected_for(ty))),
         }
     }
@@ -162,6 +173,18 @@ fn parse_float(text: &str) -> Option<f64> {
 /// Parses `93784.5s`, `-0.25s`, `10m`, `1h30m`, `1d2h`, `250ms`: an optional sign, then one or more
 /// `<number><unit>` parts (units d, h, m, s, ms, us, ns; only the last part may have a fraction
 /// worth keeping below a nanosecond, which is dropped).
+/// The largest duration protobuf's `google.protobuf.Duration` holds, in seconds either way
+/// (10,000 years): Flyte's decoders (protobuf's JSON, Python's) refuse anything beyond.
+pub const MAX_PROTO_DURATION_SECONDS: i64 = 315_576_000_000;
+
+const EXPECTED_DURATION_IN_RANGE: &str =
+    "a duration within protobuf's range of ±315576000000 s (10,000 years)";
+
+/// Whether `duration` fits a protobuf `Duration`.
+pub fn duration_in_proto_range(duration: TimeDelta) -> bool {
+    duration.num_seconds().abs() <= MAX_PROTO_DURATION_SECONDS
+}
+
 pub(crate) fn parse_duration(text: &str) -> Option<TimeDelta> {
     let (negative, mut rest) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),

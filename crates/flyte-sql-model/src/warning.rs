@@ -19,6 +19,12 @@ pub enum DefinitionWarning {
         /// The dialect as written (`postgres`).
         dialect: String,
     },
+    /// A password is written in clear in the connection (the URI, or a connect arg whose name
+    /// says password): it goes into the TaskTemplate and the package as it is.
+    PlaintextPassword {
+        /// Where: `connection.uri` or `connection.connect_args.<key>`; never the value.
+        field: String,
+    },
 }
 
 impl fmt::Display for DefinitionWarning {
@@ -28,6 +34,10 @@ impl fmt::Display for DefinitionWarning {
             DefinitionWarning::DialectUnknownToSqlalchemy { dialect } => write!(
                 f,
                 "SQLAlchemy does not know the dialect `{dialect}`, so the python runtime will fail to connect: write `postgresql://` instead"
+            ),
+            DefinitionWarning::PlaintextPassword { field } => write!(
+                f,
+                "{field} holds a password in clear, which is written as it is into the TaskTemplate and the package: take the password out of it and add password = {{ group = \"GROUP\", key = \"KEY\" }} under [connection.secret_connect_args], naming the Flyte secret that holds it"
             ),
         }
     }
@@ -42,7 +52,20 @@ impl SqlTask {
             .into_iter()
             .map(DefinitionWarning::UnknownConnectArg)
             .collect();
-        let dialect = self.connection.uri().dialect();
+        let uri = self.connection.uri();
+        if uri.redacted() != uri.as_written() {
+            warnings.push(DefinitionWarning::PlaintextPassword {
+                field: "connection.uri".to_owned(),
+            });
+        }
+        for key in self.connection.connect_args().keys() {
+            if flyte_sql_config::is_sensitive_key(key) {
+                warnings.push(DefinitionWarning::PlaintextPassword {
+                    field: format!("connection.connect_args.{key}"),
+                });
+            }
+        }
+        let dialect = uri.dialect();
         if self.runtime == Runtime::Python && dialect == "postgres" {
             warnings.push(DefinitionWarning::DialectUnknownToSqlalchemy {
                 dialect: dialect.to_owned(),
@@ -82,6 +105,23 @@ connect_args = { sslmode = "require", ssl_mode = "require" }
             ]
         "#]]
         .assert_debug_eq(&warnings);
+    }
+
+    #[test]
+    fn a_password_in_clear_warns_without_showing_it() {
+        let task = SqlTask::from_toml(
+            "name = \"t\"\nquery = \"select 1\"\n[connection]\nuri = \"postgresql://app:hunter2@db/x\"\nconnect_args = { password = \"hunter3\" }\n",
+        )
+        .unwrap();
+        let warnings: Vec<String> = task
+            .definition_warnings()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("connection.uri holds a password in clear"));
+        assert!(warnings[1].starts_with("connection.connect_args.password holds a password"));
+        assert!(warnings.iter().all(|warning| !warning.contains("hunter")));
     }
 
     #[test]

@@ -16,6 +16,11 @@
 //!   exponential backoff within a minute, then reported as the system's fault; a missing bucket
 //!   or denied access is the user's ([`Error::kind`]).
 //!
+//! Local temporary files are registered while they exist: on SIGINT or SIGTERM the binary calls
+//! [`abandon_temporary_files`], which removes them (and the directories made for them) before it
+//! exits, so that a stopped command leaves nothing behind. [`write_files_together`] writes
+//! several files that must appear together (a TaskTemplate and its JSON) or not at all.
+//!
 //! Object stores are configured from the environment, the way a Flyte pod already is:
 //!
 //! | store | variables |
@@ -56,10 +61,13 @@
 
 #![warn(missing_docs)]
 
+mod cleanup;
 mod error;
 mod local;
 mod location;
 mod remote;
 
+pub use cleanup::{Abandoned, abandon_temporary_files};
 pub use error::{Error, Result};
+pub use local::write_files_together;
 pub use location::{FileWriter, Location};

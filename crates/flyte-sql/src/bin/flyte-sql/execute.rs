@@ -205,7 +205,7 @@ fn entrypoint(
     let output_prefix = match Location::parse(&paths.output_prefix, "--output-prefix") {
         Ok(prefix) => prefix,
         Err(error) => {
-            eprintln!("error: {error}");
+            crate::terminal::eprint_line(&format!("error: {error}"));
             return ExitCode::from(2);
         }
     };
@@ -311,7 +311,7 @@ fn report_failure(
 ) -> ExitCode {
     let fault = classify(error);
     let message = redactor.redact(&format!("{error:#}")).into_owned();
-    eprintln!("error: {message}");
+    crate::terminal::eprint_line(&format!("error: {message}"));
     let (file_name, worker) = error_file_name_and_worker();
     let failure = ContainerFailure {
         code: fault.code(),
@@ -327,10 +327,10 @@ fn report_failure(
     };
     let document = error_document(&failure).encode_to_vec();
     if let Err(write_error) = output_prefix.join(&file_name).write_atomically(&document) {
-        eprintln!(
+        crate::terminal::eprint_line(&format!(
             "error: cannot write the error document: {:#}",
             anyhow::Error::from(write_error)
-        );
+        ));
         return ExitCode::from(1);
     }
     if fail_on_error() {

@@ -66,6 +66,9 @@ pub(crate) fn classify(error: &anyhow::Error) -> Fault {
         if cause.is::<UsageError>() {
             return Fault::user("UsageError");
         }
+        if cause.is::<crate::terminal::StdoutError>() {
+            return Fault::system("OutputError");
+        }
         if cause.is::<TaskLoadError>() {
             return Fault::user("TaskLoadError");
         }

@@ -5,9 +5,7 @@
 //! exit codes in one place, through the one classification of `fault.rs`: 0 success, 1 failure
 //! of the system while running, 2 bad input (usage, task file, values, SQL). `execute` and
 //! `pyflyte-execute` report failures as Flyte error documents instead (see `execute.rs`).
-
-// A command-line tool reports on stdout and stderr.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! Everything printed goes through `terminal.rs`; SIGINT and SIGTERM are handled in `signals.rs`.
 
 mod execute;
 mod fault;
@@ -15,7 +13,9 @@ mod package;
 mod render;
 mod run;
 mod serialize;
+mod signals;
 mod task_file;
+mod terminal;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -65,26 +65,52 @@ fn init_logging() {
     };
     tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // Plain text, control characters escaped, write errors ignored (see terminal.rs).
+        .with_writer(|| terminal::LogWriter)
+        .with_ansi(false)
         .with_target(false)
         .init();
 }
 
 /// Parses the command line, or exits as clap says: help and version on stdout with success,
-/// usage errors on stderr with 2.
+/// usage errors on stderr with 2. Help that cannot be printed is reported like any other
+/// output (see [`report`]).
 fn parse_or_exit<P: Parser>() -> Result<P, ExitCode> {
     P::try_parse().map_err(|error| {
-        let _ = error.print();
+        let text = error.render().to_string();
+        let text = text.trim_end();
         if error.use_stderr() {
+            terminal::eprint_line(text);
             ExitCode::from(2)
         } else {
-            ExitCode::SUCCESS
+            match terminal::print_line(text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => report(&error.into()),
+            }
         }
     })
 }
 
+/// The exit status for a failed command, after printing its error on stderr: 2 for the user's
+/// faults, 1 for the system's, 0 (and no message) when only the reader of standard output went
+/// away, since every command prints after its work is done.
+fn report(error: &anyhow::Error) -> ExitCode {
+    let closed_stdout = error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<terminal::StdoutError>())
+        .any(terminal::StdoutError::is_broken_pipe);
+    if closed_stdout {
+        return ExitCode::SUCCESS;
+    }
+    terminal::eprint_line(&format!("error: {error:#}"));
+    match fault::classify(error).kind {
+        flyte_sql_config::ErrorKind::User => ExitCode::from(2),
+        flyte_sql_config::ErrorKind::System => ExitCode::from(1),
+    }
+}
+
 fn main() -> ExitCode {
+    signals::install();
     // Invoked as `pyflyte-execute` (a symlink in the executor image), the binary takes the Python
     // plugin's container args unchanged.
     let invoked_as = std::env::args_os()
@@ -114,12 +140,6 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            match fault::classify(&error).kind {
-                flyte_sql_config::ErrorKind::User => ExitCode::from(2),
-                flyte_sql_config::ErrorKind::System => ExitCode::from(1),
-            }
-        }
+        Err(error) => report(&error),
     }
 }

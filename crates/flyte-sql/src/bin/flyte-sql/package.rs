@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use flyte_sql_idl::package_members;
 
-use crate::serialize::{SettingsArgs, load_tasks, write};
+use crate::serialize::{SettingsArgs, load_tasks};
+use crate::terminal::print_line;
 
 /// Package task files for `flytectl register files`: a gzip tar of `<index>_<name>_1.pb`
 /// TaskSpecs, with project, domain and version left for flytectl to fill.
@@ -58,15 +59,15 @@ pub(crate) fn run(args: &PackageArgs) -> anyhow::Result<()> {
         .into_inner()
         .and_then(|gzip| gzip.finish())
         .context("finishing the archive")?;
-    write(&args.output, &compressed)?;
+    flyte_sql_storage::Location::local(&args.output).write_atomically(&compressed)?;
     for member in &members {
-        println!("{}", member.name);
+        print_line(&member.name)?;
     }
-    println!(
+    print_line(&format!(
         "packaged {} task(s) into {}",
         members.len(),
         args.output.display()
-    );
+    ))?;
     Ok(())
 }
 

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 use flyte_sql_model::{InputValues, Interpolation, PrimitiveType, Value};
 use flyte_sql_template::Dialect;
 
 use crate::UsageError;
+use crate::terminal::{eprint_line, print_line};
 
 /// Render a query template with input values (a dry run: nothing connects to a database).
 #[derive(Debug, Args)]
@@ -30,8 +30,9 @@ pub(crate) struct RenderArgs {
     /// 93784.5s). Repeatable.
     #[arg(long = "input", value_name = "NAME:TYPE=VALUE")]
     inputs: Vec<String>,
-    /// A JSON file of inputs: {"NAME": {"type": "INTEGER", "value": ...}} with proto3 JSON values.
-    #[arg(long, value_name = "FILE")]
+    /// A JSON file of inputs: {"NAME": {"type": "INTEGER", "value": ...}} with proto3 JSON values
+    /// (instead of --input; a name given twice or another key is refused).
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     inputs_json: Option<PathBuf>,
     /// Print the statement, binds and warnings as JSON.
     #[arg(long)]
@@ -54,14 +55,24 @@ enum DialectArg {
 pub(crate) fn run(args: &RenderArgs) -> anyhow::Result<()> {
     let mut values = InputValues::new();
     if let Some(path) = &args.inputs_json {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading --inputs-json {}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            UsageError(format!(
+                "cannot read --inputs-json {}: {error}",
+                path.display()
+            ))
+        })?;
         values.extend(parse_inputs_json(&text).map_err(|message| {
             UsageError(format!("--inputs-json {}: {message}", path.display()))
         })?);
     }
     for input in &args.inputs {
         let (name, value) = parse_input_flag(input).map_err(UsageError)?;
+        if values.contains_key(&name) {
+            return Err(UsageError(format!(
+                "--input `{name}` is given twice: give each input once"
+            ))
+            .into());
+        }
         values.insert(name, value);
     }
     let interpolation = match args.mode {
@@ -93,21 +104,21 @@ pub(crate) fn run(args: &RenderArgs) -> anyhow::Result<()> {
             "binds": binds,
             "warnings": warnings,
         });
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        print_line(&serde_json::to_string_pretty(&document)?)?;
         return Ok(());
     }
     for warning in &rendered.warnings {
-        eprintln!("warning: {warning}");
+        eprint_line(&format!("warning: {warning}"));
     }
-    println!("{}", rendered.statement.sql);
+    print_line(&rendered.statement.sql)?;
     for (index, bind) in rendered.statement.binds.iter().enumerate() {
-        println!(
+        print_line(&format!(
             "-- bind {}: {} {} = {}",
             index + 1,
             bind.name,
             bind.value.primitive_type(),
             bind.value.to_proto_json()
-        );
+        ))?;
     }
     Ok(())
 }
@@ -135,26 +146,61 @@ fn parse_type(name: &str) -> Result<PrimitiveType, String> {
     })
 }
 
-/// `{"NAME": {"type": "INTEGER", "value": ...}}` -> typed values.
+/// `{"NAME": {"type": "INTEGER", "value": ...}}` -> typed values; a name given twice, or a key
+/// other than `type` and `value`, is refused (JSON parsers would silently keep the last).
 fn parse_inputs_json(text: &str) -> Result<InputValues, String> {
-    let document: serde_json::Value =
-        serde_json::from_str(text).map_err(|error| format!("not valid JSON: {error}"))?;
-    let object = document.as_object().ok_or(
-        "expected an object of inputs such as {\"x\": {\"type\": \"INTEGER\", \"value\": 5}}",
-    )?;
+    let document: InputsDocument =
+        serde_json::from_str(text).map_err(|error| format!("not valid: {error}"))?;
     let mut values = InputValues::new();
-    for (name, entry) in object {
-        let type_name = entry
-            .get("type")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| format!("input `{name}` has no \"type\" string"))?;
-        let ty = parse_type(type_name).map_err(|message| format!("input `{name}`: {message}"))?;
-        let json_value = entry
-            .get("value")
-            .ok_or_else(|| format!("input `{name}` has no \"value\""))?;
-        let value = Value::from_proto_json(ty, json_value)
+    for (name, entry) in document.0 {
+        let ty = parse_type(&entry.ty).map_err(|message| format!("input `{name}`: {message}"))?;
+        let value = Value::from_proto_json(ty, &entry.value)
             .map_err(|error| format!("input `{name}`: {error}"))?;
-        values.insert(name.clone(), value);
+        values.insert(name, value);
     }
     Ok(values)
+}
+
+/// The inputs of `--inputs-json`, in the file's order, each name once.
+struct InputsDocument(Vec<(String, InputEntry)>);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputEntry {
+    #[serde(rename = "type")]
+    ty: String,
+    value: serde_json::Value,
+}
+
+impl<'de> serde::Deserialize<'de> for InputsDocument {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = InputsDocument;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "an object of inputs such as {\"x\": {\"type\": \"INTEGER\", \"value\": 5}}",
+                )
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<InputsDocument, A::Error> {
+                let mut entries: Vec<(String, InputEntry)> = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if entries.iter().any(|(known, _)| *known == name) {
+                        return Err(serde::de::Error::custom(format!(
+                            "input `{name}` is given twice: give each input once"
+                        )));
+                    }
+                    let entry = map.next_value::<InputEntry>()?;
+                    entries.push((name, entry));
+                }
+                Ok(InputsDocument(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }

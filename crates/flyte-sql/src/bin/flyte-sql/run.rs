@@ -1,7 +1,7 @@
 //! `flyte-sql run`: runs a task file (or a one-off query) locally, writes its result as Parquet in
 //! the reference's layout, and prints a preview and a summary.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -16,6 +16,7 @@ use flyte_sql_model::{InputValues, Output, SqlTask, TableKind, TableOutput, Valu
 use flyte_sql_template::{Dialect, Statement};
 
 use crate::UsageError;
+use crate::terminal::{Lines, StdoutError, eprint_line, escape_controls, print_line, write_stderr};
 use flyte_sql_storage::Location;
 
 /// Run a task file, or a one-off query, against its database and write the result as Parquet.
@@ -88,7 +89,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
         }
     };
     progress.clear();
-    print_report(&report);
+    print_report(&report)?;
     Ok(())
 }
 
@@ -112,14 +113,19 @@ fn task_inputs(task: &SqlTask, arguments: &[String]) -> anyhow::Result<InputValu
             }
             None => Value::String(text.to_owned()),
         };
-        values.insert(name.to_owned(), value);
+        if values.insert(name.to_owned(), value).is_some() {
+            return Err(UsageError(format!(
+                "--input `{name}` is given twice: give each input once"
+            ))
+            .into());
+        }
     }
     Ok(task.complete_inputs(values)?)
 }
 
-fn print_report(report: &RunReport) {
+fn print_report(report: &RunReport) -> Result<(), StdoutError> {
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        eprint_line(&format!("warning: {warning}"));
     }
     let seconds = report.elapsed.as_secs_f64();
     match &report.output {
@@ -130,31 +136,40 @@ fn print_report(report: &RunReport) {
                     .iter()
                     .map(|column| format!("{} ({})", column.name, column.ty))
                     .collect();
-                print_table(&header, &batch_to_text(preview));
+                print_table(&header, &batch_to_text(preview))?;
                 if table.rows > preview.num_rows() as u64 {
-                    println!("... {} more rows", table.rows - preview.num_rows() as u64);
+                    print_line(&format!(
+                        "... {} more rows",
+                        table.rows - preview.num_rows() as u64
+                    ))?;
                 }
             }
-            println!(
+            print_line(&format!(
                 "{} rows, {} bytes of Parquet in {:.3} s -> {}",
                 table.rows, table.location.bytes, seconds, table.location.directory
-            );
+            ))
         }
-        RunOutput::Statement { rows_affected } => {
-            println!("{rows_affected} rows affected in {seconds:.3} s (committed)");
-        }
+        RunOutput::Statement { rows_affected } => print_line(&format!(
+            "{rows_affected} rows affected in {seconds:.3} s (committed)"
+        )),
     }
 }
 
-/// Prints rows as an aligned text table, cells cut at 40 characters.
-fn print_table(header: &[String], rows: &[Vec<String>]) {
+/// Prints rows as an aligned text table, cells cut at 40 characters (control characters and
+/// line breaks escaped first, so that every row stays on its line).
+fn print_table(header: &[String], rows: &[Vec<String>]) -> Result<(), StdoutError> {
     let cut = |text: &str| -> String {
+        let text = escape_controls(text, Lines::Escape);
         let mut cell: String = text.chars().take(40).collect();
         if cell.len() < text.len() {
             cell.push('…');
         }
-        cell.replace('\n', " ")
+        cell
     };
+    let header: Vec<String> = header
+        .iter()
+        .map(|name| escape_controls(name, Lines::Escape).into_owned())
+        .collect();
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| row.iter().map(|cell| cut(cell)).collect())
@@ -179,18 +194,18 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
             .collect::<Vec<_>>()
             .join(" | ")
     };
-    println!("{}", line(header));
-    println!(
-        "{}",
-        widths
+    print_line(&line(&header))?;
+    print_line(
+        &widths
             .iter()
             .map(|width| "-".repeat(*width))
             .collect::<Vec<_>>()
-            .join("-+-")
-    );
+            .join("-+-"),
+    )?;
     for row in &rows {
-        println!("{}", line(row));
+        print_line(&line(row))?;
     }
+    Ok(())
 }
 
 /// A one-line progress indicator on stderr, shown only when stderr is a terminal.
@@ -211,8 +226,7 @@ impl TerminalProgress {
 
     fn clear(&mut self) {
         if self.shown {
-            eprint!("\r\x1b[2K");
-            let _ = std::io::stderr().flush();
+            write_stderr(b"\r\x1b[2K");
         }
     }
 }
@@ -228,8 +242,7 @@ impl Progress for TerminalProgress {
         } else {
             0.0
         };
-        eprint!("\r\x1b[2K{total} rows ({rate:.0} rows/s)");
-        let _ = std::io::stderr().flush();
+        write_stderr(format!("\r\x1b[2K{total} rows ({rate:.0} rows/s)").as_bytes());
         self.shown = true;
     }
 }

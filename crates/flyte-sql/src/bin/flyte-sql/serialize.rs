@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use clap::builder::NonEmptyStringValueParser;
 use flyte_sql_idl::{
     DEFAULT_IMAGE_NAME, Image, ImageConfig, Message, SerializationSettings, task_template,
     to_proto3_json,
@@ -23,13 +24,13 @@ pub(crate) struct SerializeArgs {
     #[arg(required = true, value_name = "TASK.toml")]
     tasks: Vec<PathBuf>,
     /// The Flyte project the tasks are registered in.
-    #[arg(long)]
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     project: String,
     /// The Flyte domain the tasks are registered in.
-    #[arg(long)]
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     domain: String,
     /// The version the tasks are registered under.
-    #[arg(long)]
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     version: String,
     #[command(flatten)]
     settings: SettingsArgs,
@@ -133,32 +134,34 @@ pub(crate) fn run(args: &SerializeArgs) -> anyhow::Result<()> {
         .settings
         .settings(&args.project, &args.domain, &args.version)?;
     let tasks = load_tasks(&args.tasks)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating --out {}", args.out.display()))?;
+    // Every file is made before any is written, and all are written together: a failed run
+    // leaves none of them (and no temporary file) behind.
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for task in &tasks {
         let template = task_template(task, &settings)
             .with_context(|| format!("serializing task `{}`", task.name()))?;
-        let path = args.out.join(format!("{}.pb", task.name()));
-        write(&path, &template.encode_to_vec())?;
-        println!("{}", path.display());
+        files.push((
+            args.out.join(format!("{}.pb", task.name())),
+            template.encode_to_vec(),
+        ));
         if args.json {
-            let path = args.out.join(format!("{}.json", task.name()));
             let text = to_proto3_json(&template)?;
-            write(&path, format!("{text}\n").as_bytes())?;
-            println!("{}", path.display());
+            files.push((
+                args.out.join(format!("{}.json", task.name())),
+                format!("{text}\n").into_bytes(),
+            ));
         }
     }
+    let contents: Vec<(&Path, &[u8])> = files
+        .iter()
+        .map(|(path, bytes)| (path.as_path(), bytes.as_slice()))
+        .collect();
+    flyte_sql_storage::write_files_together(&contents)
+        .with_context(|| format!("writing to --out {}", args.out.display()))?;
+    for (path, _) in &files {
+        crate::terminal::print_line(&path.display().to_string())?;
+    }
     Ok(())
-}
-
-/// Writes a file whole: into a temporary sibling first, then renamed over the target, so that a
-/// failed run never leaves a truncated file behind.
-pub(crate) fn write(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    std::fs::write(&partial, contents).with_context(|| format!("writing {}", partial.display()))?;
-    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]
