@@ -347,3 +347,26 @@ fn a_refused_secret_connect_arg_is_not_echoed() {
     assert!(stderr.contains("connect arg `charset`"), "{stderr}");
     assert!(!stderr.contains("tiger123"), "{stderr}");
 }
+
+#[test]
+fn a_database_name_with_underscores_is_used_as_written() {
+    let Some(db) = mysql("underscore_database") else {
+        return;
+    };
+    // diesel's URL form percent-encoded the name (`bench%5Fdb`), which the server then did not
+    // know; the name must reach the server exactly as the URI decodes it.
+    let name = format!("flyte_sql_{}", unique_suffix());
+    db.execute(&format!("create database `{name}`"));
+    let (out, output) = run_query(&db, &url_with(&db, "root", &name), "select database() as d");
+    let outcome = output
+        .status
+        .success()
+        .then(|| read_table(&only_output(&out)).rows);
+    db.execute(&format!("drop database `{name}`"));
+    assert_eq!(
+        outcome,
+        Some(vec![vec![name.clone()]]),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

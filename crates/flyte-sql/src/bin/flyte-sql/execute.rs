@@ -17,10 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser};
-use flyte_sql_config::Redactor;
-use flyte_sql_executor::{
-    Executor, NoProgress, PoolOptions, RunOptions, RunOutput, resolve_secrets,
-};
+use flyte_sql_executor::{Executor, NoProgress, PoolOptions, RunOptions, RunOutput};
 use flyte_sql_idl::{
     ContainerFailure, Message, Recoverability, decode_literal_map, decode_task_template,
     error_document, input_values, output_literal_map, task_from_template,
@@ -212,12 +209,11 @@ fn entrypoint(
     if paths.checkpoint_path.is_some() || paths.prev_checkpoint.is_some() {
         tracing::debug!("checkpoint paths are ignored: SQL tasks do not checkpoint");
     }
-    let mut redactor = Redactor::new();
-    let result = template_path()
-        .and_then(|template_path| run_task(paths, &template_path, &output_prefix, &mut redactor));
+    let result =
+        template_path().and_then(|template_path| run_task(paths, &template_path, &output_prefix));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => report_failure(&error, &output_prefix, &redactor),
+        Err(error) => report_failure(&error, &output_prefix),
     }
 }
 
@@ -225,7 +221,6 @@ fn run_task(
     paths: &EntrypointPaths,
     template_path: &str,
     output_prefix: &Location,
-    redactor: &mut Redactor,
 ) -> anyhow::Result<()> {
     let task = load_task(template_path)?;
     let inputs_location = Location::parse(&paths.inputs, "--inputs")?;
@@ -252,10 +247,7 @@ fn run_task(
     };
 
     let config = task.connection();
-    let secrets = resolve_secrets(config)?;
-    *redactor = Redactor::for_connection(config, &secrets);
-    config.check_connect_args()?;
-    let options = config.resolved_options(&secrets)?;
+    let options = crate::terminal::connect_options(config)?;
     tracing::info!(task = task.name(), uri = %config.uri(), "connecting");
     let executor = Executor::connect(config.uri(), options, &PoolOptions::single())?;
 
@@ -263,7 +255,7 @@ fn run_task(
     let out = raw_prefix.unwrap_or_else(|| Location::local("."));
     let report = executor.run(&task, &inputs, &RunOptions::to(out), &mut NoProgress)?;
     for warning in &report.warnings {
-        tracing::warn!("{}", redactor.redact(warning));
+        tracing::warn!("{warning}");
     }
     let (uri, published) = match &report.output {
         RunOutput::Table(table) => {
@@ -304,13 +296,9 @@ fn load_task(path: &str) -> anyhow::Result<SqlTask> {
 }
 
 /// Writes the error document for `error` and returns the process's exit status.
-fn report_failure(
-    error: &anyhow::Error,
-    output_prefix: &Location,
-    redactor: &Redactor,
-) -> ExitCode {
+fn report_failure(error: &anyhow::Error, output_prefix: &Location) -> ExitCode {
     let fault = classify(error);
-    let message = redactor.redact(&format!("{error:#}")).into_owned();
+    let message = crate::terminal::redacted(&format!("{error:#}")).into_owned();
     crate::terminal::eprint_line(&format!("error: {message}"));
     let (file_name, worker) = error_file_name_and_worker();
     let failure = ContainerFailure {

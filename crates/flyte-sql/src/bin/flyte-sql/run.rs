@@ -10,7 +10,6 @@ use clap::Args;
 use flyte_sql_config::ConnectionConfig;
 use flyte_sql_executor::{
     Executor, PoolOptions, Progress, RunOptions, RunOutput, RunReport, batch_to_text,
-    resolve_connect_options,
 };
 use flyte_sql_model::{InputValues, Output, SqlTask, TableKind, TableOutput, Value};
 use flyte_sql_template::{Dialect, Statement};
@@ -73,7 +72,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
         }
         _ => return Err(UsageError("give a task file, or --uri and --query".to_owned()).into()),
     };
-    let options = resolve_connect_options(&connection)?;
+    let options = crate::terminal::connect_options(&connection)?;
     let executor = Executor::connect(connection.uri(), options, &PoolOptions::single())?;
     let mut run_options = RunOptions::to(out);
     run_options.preview_rows = args.preview;

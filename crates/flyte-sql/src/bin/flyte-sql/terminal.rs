@@ -9,10 +9,57 @@
 //!   error with exit status 1.
 //! - Standard error is written on a best-effort basis: when it cannot be written there is nowhere
 //!   to report that, and the exit status still tells the outcome.
+//! - Every line, on both streams and in the log, first passes through the run's one [`Redactor`]
+//!   (installed by [`connect_options`] as soon as the connection's secrets are known), so a
+//!   server's or driver's message that echoes a secret never shows it.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write;
+use std::sync::RwLock;
+
+use flyte_sql_config::{ConnectOptions, ConnectionConfig, Redactor, ResolvedSecrets};
+
+/// The redactor of this process's run; none before a connection is configured.
+static REDACTOR: RwLock<Option<Redactor>> = RwLock::new(None);
+
+/// Resolves `config`'s secret connect args as flytekit does and returns the connect options; from
+/// the moment the URI is known (before the secrets are read, whose errors could quote them) every
+/// message the process prints, and [`redacted`], hide the URI's password and each secret value.
+pub(crate) fn connect_options(config: &ConnectionConfig) -> anyhow::Result<ConnectOptions> {
+    install(Redactor::for_connection(
+        config,
+        &ResolvedSecrets::default(),
+    ));
+    let secrets = flyte_sql_executor::resolve_secrets(config)?;
+    install(Redactor::for_connection(config, &secrets));
+    config.check_connect_args()?;
+    Ok(config.resolved_options(&secrets)?)
+}
+
+fn install(redactor: Redactor) {
+    // A poisoned lock only means a thread panicked while printing: the value is still whole.
+    *REDACTOR
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(redactor);
+}
+
+/// `text` with the run's secret values replaced by `***` (unchanged before a connection is
+/// configured): for the error document, which leaves the process without being printed.
+pub(crate) fn redacted(text: &str) -> Cow<'_, str> {
+    let guard = REDACTOR
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match guard.as_ref() {
+        Some(redactor) => Cow::Owned(redactor.redact(text).into_owned()),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// Text as it may leave the process: secrets redacted, then control characters escaped.
+fn safe(text: &str, lines: Lines) -> String {
+    escape_controls(&redacted(text), lines).into_owned()
+}
 
 /// What to do with line breaks and tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +119,7 @@ impl StdoutError {
 pub(crate) fn print_line(line: &str) -> Result<(), StdoutError> {
     let mut stdout = std::io::stdout().lock();
     stdout
-        .write_all(escape_controls(line, Lines::Keep).as_bytes())
+        .write_all(safe(line, Lines::Keep).as_bytes())
         .and_then(|()| stdout.write_all(b"\n"))
         .and_then(|()| stdout.flush())
         .map_err(StdoutError)
@@ -80,7 +127,7 @@ pub(crate) fn print_line(line: &str) -> Result<(), StdoutError> {
 
 /// Prints `line` and a line break on standard error, control characters escaped; best effort.
 pub(crate) fn eprint_line(line: &str) {
-    let mut text = escape_controls(line, Lines::Keep).into_owned();
+    let mut text = safe(line, Lines::Keep);
     text.push('\n');
     write_stderr(text.as_bytes());
 }
@@ -99,7 +146,7 @@ pub(crate) struct LogWriter;
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        write_stderr(escape_controls(&String::from_utf8_lossy(buf), Lines::Keep).as_bytes());
+        write_stderr(safe(&String::from_utf8_lossy(buf), Lines::Keep).as_bytes());
         Ok(buf.len())
     }
 
