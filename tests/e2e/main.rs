@@ -25,3 +25,6 @@ mod execute;
 
 // The runtime with every path on S3, Azure and GCS, on servers the tests start themselves.
 mod object_stores;
+
+// PostgreSQL through rust-postgres: the prepared describe step, SQLSTATE faults, exact text.
+mod postgres_backend;

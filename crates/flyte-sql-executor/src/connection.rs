@@ -21,21 +21,28 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) enum AnyConnection {
     #[cfg(feature = "sqlite")]
     Sqlite(diesel::sqlite::SqliteConnection),
+    /// Boxed: rust-postgres's client (with its runtime) is several times larger than the
+    /// others.
     #[cfg(feature = "postgres")]
-    Postgres(diesel::pg::PgConnection),
+    Postgres(Box<postgres::Client>),
     #[cfg(feature = "mysql")]
     Mysql(crate::mysql::MysqlSession),
 }
 
 impl AnyConnection {
-    fn ping(&mut self) -> diesel::QueryResult<()> {
+    fn ping(&mut self) -> Result<()> {
         match self {
             #[cfg(feature = "sqlite")]
-            AnyConnection::Sqlite(connection) => connection.batch_execute("SELECT 1"),
+            AnyConnection::Sqlite(connection) => connection
+                .batch_execute("SELECT 1")
+                .map_err(|error| Error::database("connection check", error)),
             #[cfg(feature = "postgres")]
-            AnyConnection::Postgres(connection) => connection.batch_execute("SELECT 1"),
+            AnyConnection::Postgres(client) => crate::postgres::ping(client),
             #[cfg(feature = "mysql")]
-            AnyConnection::Mysql(session) => session.connection.batch_execute("SELECT 1"),
+            AnyConnection::Mysql(session) => session
+                .connection
+                .batch_execute("SELECT 1")
+                .map_err(|error| Error::database("connection check", error)),
         }
     }
 }
@@ -140,14 +147,17 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, connection: &mut AnyConnection) -> Result<()> {
-        connection
-            .ping()
-            .map_err(|error| Error::database("connection check", error))
+        connection.ping()
     }
 
-    fn has_broken(&self, _connection: &mut AnyConnection) -> bool {
-        // diesel has no cheap local check; `is_valid` runs on checkout.
-        false
+    fn has_broken(&self, connection: &mut AnyConnection) -> bool {
+        match connection {
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(client) => client.is_closed(),
+            // diesel has no cheap local check; `is_valid` runs on checkout.
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
     }
 }
 

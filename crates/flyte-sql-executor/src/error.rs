@@ -167,6 +167,9 @@ pub enum DatabaseFailure {
     Conflict,
     /// The statement was cancelled by the statement timeout.
     Timeout,
+    /// The server could not run it, through no fault of the statement: it ran out of
+    /// resources, an operator intervened, or it had an internal or I/O error.
+    Server,
     /// A constraint (unique, foreign key, not null, check) was violated.
     Constraint,
     /// Anything else: bad SQL, missing tables, permissions.
@@ -198,7 +201,8 @@ impl Error {
             Error::Database { failure, .. } => match failure {
                 DatabaseFailure::ConnectionLost
                 | DatabaseFailure::Conflict
-                | DatabaseFailure::Timeout => ErrorKind::System,
+                | DatabaseFailure::Timeout
+                | DatabaseFailure::Server => ErrorKind::System,
                 DatabaseFailure::Constraint | DatabaseFailure::Other => ErrorKind::User,
             },
             Error::ConnectTimeout { .. }
