@@ -339,6 +339,22 @@ fn tls_modes_encrypt_and_verify() {
     stdout_of_success(&output);
     assert_eq!(read_table(&only_output(&out)).rows, [["false"]]);
 
+    // A numeric address alone names the server for TLS, as in libpq.
+    let (scheme, rest) = db.url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').expect("a database in the URL");
+    let user = authority.rsplit_once('@').map_or("", |(user, _)| user);
+    let database = path.split('?').next().unwrap_or(path);
+    let port = authority.rsplit_once(':').map_or("5432", |(_, port)| port);
+    let url =
+        format!("{scheme}://{user}@/{database}?hostaddr=127.0.0.1&port={port}&sslmode=require");
+    let (out, output) = run_query(
+        &db,
+        &url,
+        "select ssl as encrypted from pg_stat_ssl where pid = pg_backend_pid()",
+    );
+    stdout_of_success(&output);
+    assert_eq!(read_table(&only_output(&out)).rows, [["true"]]);
+
     // A root file that did not sign the server's certificate: verification fails.
     let other_ca = db.dir.write("other-ca.pem", OTHER_CA);
     let url = format!(

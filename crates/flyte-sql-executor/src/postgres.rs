@@ -283,6 +283,10 @@ fn plan(options: &PostgresOptions) -> Result<ConnectPlan> {
     }
     for address in &hostaddrs {
         config.hostaddr(*address);
+        // TLS needs a server name: without `host`, the address is the name, as in libpq.
+        if hosts.is_empty() {
+            config.host(&address.to_string());
+        }
     }
     if let Some(port) = options.port {
         config.port(port);
@@ -320,6 +324,12 @@ fn plan(options: &PostgresOptions) -> Result<ConnectPlan> {
     }
     if timeout != Duration::MAX {
         config.connect_timeout(timeout);
+    }
+    // libpq ignores sslmode on Unix sockets, which carry no TLS.
+    let unix_sockets_only = hostaddrs.is_empty() && hosts.iter().all(|host| host.starts_with('/'));
+    if unix_sockets_only {
+        config.ssl_mode(postgres::config::SslMode::Disable);
+        tls.verification = None;
     }
     let tls = tls.verification.is_some().then_some(tls);
     Ok(ConnectPlan {
@@ -721,9 +731,8 @@ fn is_tls_rejection(error: &postgres::Error) -> bool {
 fn classify(error: &postgres::Error) -> (DatabaseFailure, String) {
     if let Some(db) = error.as_db_error() {
         let mut message = format!("{} (SQLSTATE {})", db.message(), db.code().code());
-        if let Some(detail) = db.detail() {
-            message.push_str(&format!("; DETAIL: {detail}"));
-        }
+        // Not the DETAIL: it quotes row values (`Key (id)=(42) already exists`), which may be
+        // bind values, and messages carry none.
         if let Some(hint) = db.hint() {
             message.push_str(&format!("; HINT: {hint}"));
         }
@@ -1337,6 +1346,40 @@ mod tests {
         );
     }
 
+    fn options_of(uri: &str) -> PostgresOptions {
+        let config = flyte_sql_config::ConnectionConfig::new(uri).unwrap();
+        let flyte_sql_config::ConnectOptions::Postgres(options) =
+            crate::resolve_connect_options(&config).unwrap()
+        else {
+            panic!("postgres options");
+        };
+        options
+    }
+
+    #[test]
+    fn unix_sockets_ignore_sslmode_and_addresses_name_the_server() {
+        use postgres::config::{Host, SslMode};
+        let socket = plan(&options_of(
+            "postgresql://u@/app?host=/var/run/postgresql&sslmode=require",
+        ))
+        .unwrap();
+        assert_eq!(socket.config.get_ssl_mode(), SslMode::Disable);
+        assert!(socket.tls.is_none());
+        let address = plan(&options_of(
+            "postgresql://u@/app?hostaddr=127.0.0.1&sslmode=require",
+        ))
+        .unwrap();
+        assert_eq!(address.config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(
+            address.config.get_hosts(),
+            [Host::Tcp("127.0.0.1".to_owned())]
+        );
+        let tcp = plan(&options_of("postgresql://u@db:6432/app?connect_timeout=1")).unwrap();
+        assert_eq!(tcp.config.get_ssl_mode(), SslMode::Prefer);
+        // libpq counts a connect timeout below two seconds as two.
+        assert_eq!(tcp.timeout, Duration::from_secs(2));
+    }
+
     #[test]
     fn keywords_without_an_equivalent_are_refused_by_name() {
         for (keyword, value) in [
@@ -1348,13 +1391,7 @@ mod tests {
             ("target_session_attrs", "standby"),
             ("client_encoding", "LATIN1"),
         ] {
-            let uri = format!("postgresql://u@db/app?{keyword}={value}");
-            let config = flyte_sql_config::ConnectionConfig::new(&uri).unwrap();
-            let flyte_sql_config::ConnectOptions::Postgres(options) =
-                crate::resolve_connect_options(&config).unwrap()
-            else {
-                panic!("postgres options");
-            };
+            let options = options_of(&format!("postgresql://u@db/app?{keyword}={value}"));
             let error = plan(&options).err().expect("refused");
             assert!(
                 error.to_string().contains(&format!("`{keyword}`")),
