@@ -33,3 +33,6 @@ mod object_stores;
 mod load;
 // Hostile users and environments: closed and full streams, signals, full disks, bad input.
 mod hostile;
+
+// PostgreSQL through rust-postgres: the prepared describe step, SQLSTATE faults, exact text.
+mod postgres_backend;

@@ -302,7 +302,7 @@ backend_test!(unmappable_types_suggest_a_cast, |db: &TestDb| {
     assert_no_output(&out);
 });
 
-fn assert_no_output(out: &Path) {
+pub(crate) fn assert_no_output(out: &Path) {
     let leftovers: Vec<_> = std::fs::read_dir(out)
         .map(|entries| {
             entries

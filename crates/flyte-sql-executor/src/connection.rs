@@ -22,8 +22,10 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) enum AnyConnection {
     #[cfg(feature = "sqlite")]
     Sqlite(diesel::sqlite::SqliteConnection),
+    /// Boxed: rust-postgres's client (with its runtime) is several times larger than the
+    /// others.
     #[cfg(feature = "postgres")]
-    Postgres(diesel::pg::PgConnection),
+    Postgres(Box<postgres::Client>),
     #[cfg(feature = "mysql")]
     Mysql(crate::mysql::MysqlSession),
 }
@@ -37,9 +39,7 @@ impl AnyConnection {
                 .batch_execute("SELECT 1")
                 .map_err(|error| Error::database(step, error)),
             #[cfg(feature = "postgres")]
-            AnyConnection::Postgres(connection) => connection
-                .batch_execute("SELECT 1")
-                .map_err(|error| Error::database(step, error)),
+            AnyConnection::Postgres(client) => crate::postgres::ping(client),
             #[cfg(feature = "mysql")]
             AnyConnection::Mysql(session) => session
                 .connection
@@ -51,6 +51,8 @@ impl AnyConnection {
     /// Whether the connection is known to be unusable without asking the server.
     fn is_broken(&self) -> bool {
         match self {
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(client) => client.is_closed(),
             #[cfg(feature = "mysql")]
             AnyConnection::Mysql(session) => session.broken,
             #[allow(unreachable_patterns)]

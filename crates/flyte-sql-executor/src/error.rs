@@ -167,11 +167,12 @@ pub enum DatabaseFailure {
     Conflict,
     /// The statement was cancelled by the statement timeout.
     Timeout,
+    /// The server could not run it, through no fault of the statement: it ran out of a resource
+    /// (connections, memory, threads, disk), an operator intervened, or it had an internal or
+    /// I/O error. Retrying later may succeed.
+    Server,
     /// A constraint (unique, foreign key, not null, check) was violated.
     Constraint,
-    /// The server ran out of a resource (connections, memory, threads, disk): retrying later
-    /// may succeed.
-    Resources,
     /// Anything else: bad SQL, missing tables, permissions.
     Other,
 }
@@ -202,7 +203,7 @@ impl Error {
                 DatabaseFailure::ConnectionLost
                 | DatabaseFailure::Conflict
                 | DatabaseFailure::Timeout
-                | DatabaseFailure::Resources => ErrorKind::System,
+                | DatabaseFailure::Server => ErrorKind::System,
                 DatabaseFailure::Constraint | DatabaseFailure::Other => ErrorKind::User,
             },
             Error::ConnectTimeout { .. }

@@ -60,7 +60,8 @@
 //! # Crate features
 //!
 //! - `sqlite` (default): SQLite through the bundled library; needs only a C compiler.
-//! - `postgres`: PostgreSQL through the system libpq (`libpq-dev`).
+//! - `postgres`: PostgreSQL through the pure-Rust `postgres` client, TLS through rustls; no system
+//!   library.
 //! - `mysql`: MySQL and MariaDB through the pure-Rust `mysql` driver (no system library).
 //! - `all-backends`: all three.
 //!

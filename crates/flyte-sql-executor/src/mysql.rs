@@ -253,7 +253,7 @@ fn failure_of(code: u16) -> DatabaseFailure {
         }
         // Too many connections (per server, per user), out of memory, out of sort memory,
         // out of resources, cannot create a thread, disk full.
-        1040 | 1203 | 1037 | 1038 | 1041 | 1135 | 1021 => DatabaseFailure::Resources,
+        1040 | 1203 | 1037 | 1038 | 1041 | 1135 | 1021 => DatabaseFailure::Server,
         // Duplicate key, foreign key (parent, child, old and new numbers), NOT NULL, CHECK
         // (MySQL, MariaDB).
         1062 | 1451 | 1452 | 1216 | 1217 | 1048 | 3819 | 4025 => DatabaseFailure::Constraint,
@@ -796,7 +796,7 @@ mod tests {
             (2013, DatabaseFailure::ConnectionLost),
             (1969, DatabaseFailure::Timeout),
             (3024, DatabaseFailure::Timeout),
-            (1040, DatabaseFailure::Resources),
+            (1040, DatabaseFailure::Server),
             (1062, DatabaseFailure::Constraint),
             (4025, DatabaseFailure::Constraint),
             (1064, DatabaseFailure::Other),

@@ -1,26 +1,35 @@
-//! PostgreSQL: connecting through libpq, describing a query, binding values and streaming rows
-//! in libpq's row-by-row mode (so the client never holds the whole result).
+//! PostgreSQL through the pure-Rust `postgres` client (rust-postgres): connecting, describing a
+//! query by preparing it, binding typed values and streaming rows.
 //!
-//! Values arrive in PostgreSQL's binary format and are decoded by type OID straight into
-//! [`Datum`]s.
+//! Why rust-postgres and not diesel's libpq backend: diesel exposes neither the result metadata
+//! of a prepared statement (so describing needed a temporary view, impossible on a hot standby)
+//! nor the SQLSTATE of an error (so faults were classified by message), and the workspace
+//! forbids the `unsafe` that reaching libpq directly would take. rust-postgres gives both: a
+//! prepared [`postgres::Statement`] lists its columns with type and type modifier, and every
+//! server error carries its SQLSTATE ([`postgres::error::SqlState`]).
+//!
+//! Values arrive in PostgreSQL's binary format and are decoded, by the type the prepared
+//! statement reported for their column, straight from the client's row buffer into [`Datum`]s.
 
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::Duration;
 
-use diesel::RunQueryDsl;
-use diesel::connection::{Connection, SimpleConnection};
-use diesel::deserialize::QueryableByName;
-use diesel::pg::{Pg, PgConnection, PgRowByRowLoadingMode};
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::row::{Field, NamedRow, Row};
-use diesel::sql_types::{BigInt, Bool, Double, Integer, Interval, Nullable, Text, Timestamptz};
+use bytes::BytesMut;
 use flyte_sql_config::PostgresOptions;
 use flyte_sql_model::{PrimitiveType, Value};
 use flyte_sql_template::Statement;
+use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
+use postgres::{Client, Column};
 
 use crate::connection::DEFAULT_CONNECT_TIMEOUT;
 use crate::datum::{Datum, MICROS_PER_DAY};
-use crate::error::{Error, Result};
-use crate::stream::{self, Described, Hint, RowSink};
+use crate::error::{DatabaseFailure, Error, Result};
+use crate::stream::{Described, Hint, RowSink};
 use crate::types::ColumnType;
 
 /// Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
@@ -28,74 +37,954 @@ const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// Days from 1970-01-01 to 2000-01-01.
 const PG_EPOCH_DAYS: i32 = 10_957;
 
-/// Connects with libpq and sets the session's statement timeout.
-pub(crate) fn connect(options: &PostgresOptions, redacted_uri: &str) -> Result<PgConnection> {
-    let mut conninfo = options.conninfo().expose().to_owned();
-    if !options
-        .parameters
-        .iter()
-        .any(|(key, _)| *key == "connect_timeout")
-    {
-        conninfo.push_str(&format!(
-            " connect_timeout='{}'",
-            DEFAULT_CONNECT_TIMEOUT.as_secs()
-        ));
-    }
-    let mut connection = PgConnection::establish(&conninfo).map_err(|error| {
-        let message = error.to_string();
-        let lower = message.to_ascii_lowercase();
-        // Authentication and unknown databases are configuration mistakes; anything else
-        // (refused, unreachable, timed out) may pass.
-        let transient = !(lower.contains("authentication")
-            || lower.contains("password")
-            || lower.contains("does not exist")
-            || lower.contains("invalid"));
-        Error::Connect {
-            uri: redacted_uri.to_owned(),
-            message: message.trim().to_owned(),
-            transient,
-        }
-    })?;
-    let timeout = options.statement_timeout.unwrap_or(Duration::ZERO);
-    connection
-        .batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
-        .map_err(|error| Error::database("connect", error))?;
-    Ok(connection)
+// ---------------------------------------------------------------------------------------------
+// Connecting
+
+/// How TLS is negotiated: libpq's `sslmode` and what verifies the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TlsVerification {
+    /// Encrypt without checking the certificate (`prefer`, `require` without a root
+    /// certificate), as libpq does.
+    None,
+    /// The certificate must chain to the root certificates (`verify-ca`, or `require` with
+    /// `sslrootcert`).
+    Chain,
+    /// The chain, and the certificate must name the host (`verify-full`).
+    ChainAndName,
 }
 
-/// The row type diesel builds for each result row: it pushes the row into the current sink.
-struct SinkRow;
+/// Everything a connection is made from, checked: the client's configuration, the TLS setup
+/// and the whole-connection deadline.
+struct ConnectPlan {
+    config: postgres::Config,
+    tls: Option<TlsPlan>,
+    timeout: Duration,
+}
 
-impl QueryableByName<Pg> for SinkRow {
-    fn build<'a>(row: &impl NamedRow<'a, Pg>) -> diesel::deserialize::Result<Self> {
-        stream::with_current(|sink| {
-            if sink.needs_names() {
-                sink.set_names(stream::field_names(row))?;
-            }
-            let mut uuid = [0_u8; 36];
-            let row_number = sink.row_number();
-            for index in 0..row.field_count() {
-                let Some(field) = Row::get(row, index) else {
-                    continue;
-                };
-                match field.value() {
-                    None => sink.append(index, Datum::Null)?,
-                    Some(value) => {
-                        let name = field.field_name().unwrap_or("?");
-                        let datum = decode(
+#[derive(Debug, Clone, Default)]
+struct TlsPlan {
+    verification: Option<TlsVerification>,
+    root_certificates: Option<String>,
+    client_certificate: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    sni: Option<bool>,
+    min_tls13: bool,
+    max_tls12: bool,
+}
+
+fn refused(name: &str, problem: impl Into<String>) -> Error {
+    Error::ConnectArg {
+        name: name.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// The libpq keywords rust-postgres has no equivalent for: refused by name at connect time
+/// (docs/deviations.md lists them).
+fn unsupported(name: &str, what: &str) -> Error {
+    refused(
+        name,
+        format!(
+            "is not supported: flyte-sql connects to PostgreSQL without libpq, and {what}; remove it from the connection"
+        ),
+    )
+}
+
+fn whole_seconds(name: &str, value: &str) -> Result<Duration> {
+    value.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+        refused(
+            name,
+            format!("must be a whole number of seconds, not `{value}`"),
+        )
+    })
+}
+
+fn libpq_flag(name: &str, value: &str) -> Result<bool> {
+    match value {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        other => Err(refused(name, format!("must be 1 or 0, not `{other}`"))),
+    }
+}
+
+/// Checks the options against what rust-postgres can do and builds the client configuration.
+fn plan(options: &PostgresOptions) -> Result<ConnectPlan> {
+    let mut config = postgres::Config::new();
+    let mut timeout = DEFAULT_CONNECT_TIMEOUT;
+    let mut tls = TlsPlan::default();
+    let mut ssl_mode = "prefer";
+    let mut application_name = None;
+    let mut fallback_application_name = None;
+    let mut passfile = None;
+    let mut hostaddrs = Vec::new();
+    for (name, value) in &options.parameters {
+        let value = value.as_str();
+        match *name {
+            "hostaddr" => {
+                for address in value.split(',') {
+                    hostaddrs.push(address.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                        refused(
                             name,
-                            row_number,
-                            value.get_oid().get(),
-                            value.as_bytes(),
-                            &mut uuid,
-                        )?;
-                        sink.append(index, datum)?;
-                    }
+                            format!("must be numeric IP addresses, not `{address}`"),
+                        )
+                    })?);
                 }
             }
-            sink.end_row()
+            "connect_timeout" => {
+                // libpq: zero means no limit, and anything below two seconds counts as two.
+                let seconds = whole_seconds(name, value)?;
+                timeout = match seconds.as_secs() {
+                    0 => Duration::MAX,
+                    1 => Duration::from_secs(2),
+                    _ => seconds,
+                };
+            }
+            "client_encoding" => {
+                let utf8 = value.replace(['-', '_'], "");
+                if !utf8.eq_ignore_ascii_case("utf8") && !utf8.eq_ignore_ascii_case("unicode") {
+                    return Err(refused(
+                        name,
+                        format!(
+                            "must be UTF8, not `{value}`: flyte-sql reads text as UTF-8 (the server converts from the database's encoding)"
+                        ),
+                    ));
+                }
+            }
+            "options" => {
+                config.options(value);
+            }
+            "application_name" => application_name = Some(value),
+            "fallback_application_name" => fallback_application_name = Some(value),
+            "keepalives" => {
+                config.keepalives(libpq_flag(name, value)?);
+            }
+            "keepalives_idle" => {
+                config.keepalives_idle(whole_seconds(name, value)?);
+            }
+            "keepalives_interval" => {
+                config.keepalives_interval(whole_seconds(name, value)?);
+            }
+            "keepalives_count" => {
+                config.keepalives_retries(value.parse().map_err(|_| {
+                    refused(name, format!("must be a whole number, not `{value}`"))
+                })?);
+            }
+            "tcp_user_timeout" => {
+                let millis = value.parse::<u64>().map_err(|_| {
+                    refused(name, format!("must be whole milliseconds, not `{value}`"))
+                })?;
+                if millis > 0 {
+                    config.tcp_user_timeout(Duration::from_millis(millis));
+                }
+            }
+            "sslmode" => ssl_mode = value,
+            // libpq ignores it since PostgreSQL 14: OpenSSL no longer compresses.
+            "sslcompression" => {
+                libpq_flag(name, value)?;
+            }
+            "sslcert" => tls.client_certificate = Some(PathBuf::from(value)),
+            "sslkey" => tls.client_key = Some(PathBuf::from(value)),
+            "sslrootcert" => tls.root_certificates = Some(value.to_owned()),
+            "sslsni" => tls.sni = Some(libpq_flag(name, value)?),
+            "ssl_min_protocol_version" => match value {
+                "TLSv1" | "TLSv1.1" | "TLSv1.2" => {}
+                _ => tls.min_tls13 = true,
+            },
+            "ssl_max_protocol_version" => match value {
+                "TLSv1.3" => {}
+                "TLSv1.2" => tls.max_tls12 = true,
+                _ => {
+                    return Err(refused(
+                        name,
+                        format!(
+                            "`{value}` is not supported: flyte-sql speaks TLS 1.2 and 1.3 only"
+                        ),
+                    ));
+                }
+            },
+            "passfile" => passfile = Some(PathBuf::from(value)),
+            "channel_binding" => {
+                config.channel_binding(match value {
+                    "disable" => postgres::config::ChannelBinding::Disable,
+                    "require" => postgres::config::ChannelBinding::Require,
+                    _ => postgres::config::ChannelBinding::Prefer,
+                });
+            }
+            "target_session_attrs" => {
+                config.target_session_attrs(match value {
+                    "any" => postgres::config::TargetSessionAttrs::Any,
+                    "read-write" => postgres::config::TargetSessionAttrs::ReadWrite,
+                    "read-only" => postgres::config::TargetSessionAttrs::ReadOnly,
+                    _ => {
+                        return Err(refused(
+                            name,
+                            format!(
+                                "`{value}` is not supported: use any, read-write or read-only (flyte-sql connects without libpq)"
+                            ),
+                        ));
+                    }
+                });
+            }
+            // Without GSSAPI, libpq's default `prefer` connects unencrypted too.
+            "gssencmode" if value != "require" => {}
+            "gssencmode" => return Err(unsupported(name, "it has no GSSAPI encryption")),
+            "krbsrvname" => return Err(unsupported(name, "it has no Kerberos (GSSAPI) login")),
+            "service" => {
+                return Err(unsupported(
+                    name,
+                    "it reads no pg_service.conf: put the service's settings in the URI",
+                ));
+            }
+            "requirepeer" => {
+                return Err(unsupported(
+                    name,
+                    "it cannot check the Unix-socket server's user",
+                ));
+            }
+            "sslcrl" | "sslcrldir" => {
+                return Err(unsupported(
+                    name,
+                    "it checks no certificate revocation lists",
+                ));
+            }
+            other => return Err(unsupported(other, "it does not know this keyword")),
+        }
+    }
+
+    tls.verification = match (ssl_mode, tls.root_certificates.is_some()) {
+        ("disable", _) => None,
+        ("verify-full", _) => Some(TlsVerification::ChainAndName),
+        ("verify-ca", _) | ("require", true) => Some(TlsVerification::Chain),
+        // `allow` and `prefer` take TLS when the server offers it, without checking the
+        // certificate, and plaintext otherwise (rust-postgres tries TLS first for both).
+        _ => Some(TlsVerification::None),
+    };
+    config.ssl_mode(match ssl_mode {
+        "disable" => postgres::config::SslMode::Disable,
+        "require" | "verify-ca" | "verify-full" => postgres::config::SslMode::Require,
+        _ => postgres::config::SslMode::Prefer,
+    });
+
+    let hosts: Vec<&str> = options
+        .host
+        .as_deref()
+        .map(|hosts| hosts.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    for host in &hosts {
+        config.host(host);
+    }
+    if hosts.is_empty() && hostaddrs.is_empty() {
+        // libpq's default: the local Unix socket, in Debian's directory or else upstream's.
+        let directory = ["/var/run/postgresql", "/tmp"]
+            .into_iter()
+            .find(|directory| Path::new(directory).is_dir())
+            .unwrap_or("/tmp");
+        config.host(directory);
+    }
+    for address in &hostaddrs {
+        config.hostaddr(*address);
+        // TLS needs a server name: without `host`, the address is the name, as in libpq.
+        if hosts.is_empty() {
+            config.host(&address.to_string());
+        }
+    }
+    if let Some(port) = options.port {
+        config.port(port);
+    }
+    let user = match &options.user {
+        Some(user) => user.clone(),
+        // libpq's default is the operating-system user.
+        None => std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .map_err(|_| {
+                refused(
+                    "user",
+                    "is not set and the operating-system user is unknown: put the user in the URI",
+                )
+            })?,
+    };
+    config.user(&user);
+    let dbname = options.dbname.clone().unwrap_or_else(|| user.clone());
+    config.dbname(&dbname);
+    match &options.password {
+        Some(password) => {
+            config.password(password.expose());
+        }
+        None => {
+            let host = hosts.first().copied();
+            if let Some(password) =
+                password_from_file(passfile.as_deref(), host, options.port, &dbname, &user)
+            {
+                config.password(password);
+            }
+        }
+    }
+    if let Some(name) = application_name.or(fallback_application_name) {
+        config.application_name(name);
+    }
+    if timeout != Duration::MAX {
+        config.connect_timeout(timeout);
+    }
+    // libpq ignores sslmode on Unix sockets, which carry no TLS.
+    let unix_sockets_only = hostaddrs.is_empty() && hosts.iter().all(|host| host.starts_with('/'));
+    if unix_sockets_only {
+        config.ssl_mode(postgres::config::SslMode::Disable);
+        tls.verification = None;
+    }
+    let tls = tls.verification.is_some().then_some(tls);
+    Ok(ConnectPlan {
+        config,
+        tls,
+        timeout,
+    })
+}
+
+/// The password for the connection from libpq's password file (`passfile`, or else
+/// `~/.pgpass`): `host:port:database:user:password` lines, `*` matching anything, `\` escaping.
+/// Like libpq, a default file readable by group or others is ignored.
+fn password_from_file(
+    passfile: Option<&Path>,
+    host: Option<&str>,
+    port: Option<u16>,
+    dbname: &str,
+    user: &str,
+) -> Option<String> {
+    let path = match passfile {
+        Some(path) => path.to_owned(),
+        None => {
+            let path = PathBuf::from(std::env::var_os("HOME")?).join(".pgpass");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if std::fs::metadata(&path).ok()?.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), "ignoring a password file that group or others can read");
+                    return None;
+                }
+            }
+            path
+        }
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    // A Unix-socket directory matches `localhost`, as in libpq.
+    let host = match host {
+        Some(host) if !host.starts_with('/') => host,
+        _ => "localhost",
+    };
+    let port = port.unwrap_or(5432).to_string();
+    let wanted = [host, port.as_str(), dbname, user];
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let fields = split_passfile_line(line);
+            let [fields @ .., password] = fields.as_slice() else {
+                return None;
+            };
+            (fields.len() == 4
+                && fields
+                    .iter()
+                    .zip(wanted)
+                    .all(|(field, wanted)| field == "*" || field == wanted))
+            .then(|| password.clone())
+        })
+}
+
+fn split_passfile_line(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => fields.last_mut().expect("one field").extend(chars.next()),
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            c => fields.last_mut().expect("one field").push(c),
+        }
+    }
+    fields
+}
+
+/// Connects and sets the session's statement timeout. The whole connection (name lookup,
+/// TCP, TLS, login) must finish within the connect timeout, as libpq's `connect_timeout`.
+pub(crate) fn connect(options: &PostgresOptions, redacted_uri: &str) -> Result<Box<Client>> {
+    let plan = plan(options)?;
+    let connect_error = |error: &postgres::Error| {
+        if has_io_error(error, io::ErrorKind::TimedOut) {
+            return Error::ConnectTimeout {
+                uri: redacted_uri.to_owned(),
+                timeout: plan.timeout,
+            };
+        }
+        let (failure, message) = classify(error);
+        Error::Connect {
+            uri: redacted_uri.to_owned(),
+            message,
+            transient: failure_is_system(failure) && !is_tls_rejection(error),
+        }
+    };
+    let config = plan.config.clone();
+    let (sender, receiver) = mpsc::channel();
+    let tls = match &plan.tls {
+        Some(tls) => Some(tls_connector(tls)?),
+        None => None,
+    };
+    // The client's own socket timeout bounds only the TCP connect; a thread bounds the rest
+    // (a server that accepts and then says nothing). A connection that completes after the
+    // deadline is dropped with the thread.
+    std::thread::Builder::new()
+        .name("flyte-sql-pg-connect".to_owned())
+        .spawn(move || {
+            let connected = match tls {
+                Some(tls) => config.connect(tls),
+                None => config.connect(postgres::NoTls),
+            };
+            let _ = sender.send(connected);
+        })
+        .map_err(|source| Error::Connect {
+            uri: redacted_uri.to_owned(),
+            message: format!("cannot start the connecting thread: {source}"),
+            transient: true,
         })?;
-        Ok(SinkRow)
+    let received = if plan.timeout == Duration::MAX {
+        receiver
+            .recv()
+            .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+    } else {
+        receiver.recv_timeout(plan.timeout)
+    };
+    let mut client = match received {
+        Ok(connected) => connected.map_err(|error| connect_error(&error))?,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            return Err(Error::ConnectTimeout {
+                uri: redacted_uri.to_owned(),
+                timeout: plan.timeout,
+            });
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            return Err(Error::Connect {
+                uri: redacted_uri.to_owned(),
+                message: "the connecting thread ended without a result".to_owned(),
+                transient: true,
+            });
+        }
+    };
+    let timeout = options.statement_timeout.unwrap_or(Duration::ZERO);
+    client
+        .batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
+        .map_err(|error| database_error("connect", &error))?;
+    Ok(Box::new(client))
+}
+
+/// Whether the client's connection is still usable, for the pool's checkout.
+pub(crate) fn ping(client: &mut Client) -> Result<()> {
+    client
+        .simple_query("")
+        .map(drop)
+        .map_err(|error| database_error("connection check", &error))
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+
+fn tls_connector(plan: &TlsPlan) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = match (plan.min_tls13, plan.max_tls12) {
+        (true, true) => {
+            return Err(refused(
+                "ssl_min_protocol_version",
+                "is above ssl_max_protocol_version",
+            ));
+        }
+        (true, false) => &[&rustls::version::TLS13],
+        (false, true) => &[&rustls::version::TLS12],
+        (false, false) => rustls::ALL_VERSIONS,
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|error| refused("ssl_min_protocol_version", error.to_string()))?;
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = match plan.verification {
+        Some(TlsVerification::Chain | TlsVerification::ChainAndName) => {
+            let roots = root_certificates(plan.root_certificates.as_deref())?;
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|error| refused("sslrootcert", error.to_string()))?;
+            if plan.verification == Some(TlsVerification::Chain) {
+                Arc::new(ChainOnly(webpki))
+            } else {
+                webpki
+            }
+        }
+        _ => Arc::new(Unverified(provider.clone())),
+    };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match (&plan.client_certificate, &plan.client_key) {
+        (Some(certificate), Some(key)) => {
+            use rustls::pki_types::pem::PemObject;
+            let chain = rustls::pki_types::CertificateDer::pem_file_iter(certificate)
+                .and_then(Iterator::collect::<std::result::Result<Vec<_>, _>>)
+                .map_err(|error| refused("sslcert", format!("cannot be read: {error}")))?;
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
+                .map_err(|_| refused("sslkey", "cannot be read as a PEM private key"))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|error| refused("sslcert", error.to_string()))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        (Some(_), None) => return Err(refused("sslcert", "needs sslkey as well")),
+        (None, Some(_)) => return Err(refused("sslkey", "needs sslcert as well")),
+    };
+    if let Some(sni) = plan.sni {
+        config.enable_sni = sni;
+    }
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// The root certificates of `sslrootcert`: a PEM file, or `system` for the system's roots.
+/// libpq's default file is `~/.postgresql/root.crt`.
+fn root_certificates(sslrootcert: Option<&str>) -> Result<rustls::RootCertStore> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certificates = match sslrootcert {
+        Some("system") => rustls_native_certs::load_native_certs().certs,
+        _ => {
+            let path = match sslrootcert {
+                Some(path) => PathBuf::from(path),
+                None => std::env::var_os("HOME")
+                    .map(|home| PathBuf::from(home).join(".postgresql/root.crt"))
+                    .ok_or_else(|| {
+                        refused("sslrootcert", "is needed to verify the server: give the CA certificate file, or `system`")
+                    })?,
+            };
+            rustls::pki_types::CertificateDer::pem_file_iter(&path)
+                .and_then(Iterator::collect::<std::result::Result<Vec<_>, _>>)
+                .map_err(|error| {
+                    refused(
+                        "sslrootcert",
+                        format!("cannot read {}: {error}", path.display()),
+                    )
+                })?
+        }
+    };
+    let (added, _) = roots.add_parsable_certificates(certificates);
+    if added == 0 {
+        return Err(refused("sslrootcert", "holds no usable certificate"));
+    }
+    Ok(roots)
+}
+
+/// `verify-ca`: the certificate must chain to a root, whatever name it carries.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// `require` and `prefer` without root certificates: encrypted, the certificate unchecked, as
+/// libpq does (the handshake's signatures are still verified).
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults, by what the database says (docs/faults.md)
+
+/// What kind of failure a SQLSTATE is.
+fn failure_of(code: &SqlState) -> DatabaseFailure {
+    let code = code.code();
+    match code {
+        // statement_timeout, and pg_cancel_backend too: PostgreSQL gives both this one code.
+        "57014" => DatabaseFailure::Timeout,
+        // admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now, and the
+        // idle timeouts that end the session.
+        "57P01" | "57P02" | "57P03" | "57P05" | "25P03" => DatabaseFailure::ConnectionLost,
+        // lock_not_available: lock_timeout, NOWAIT.
+        "55P03" => DatabaseFailure::Conflict,
+        _ => match &code[..2] {
+            "08" => DatabaseFailure::ConnectionLost,
+            "40" => DatabaseFailure::Conflict,
+            "53" | "57" | "58" | "XX" => DatabaseFailure::Server,
+            "23" => DatabaseFailure::Constraint,
+            _ => DatabaseFailure::Other,
+        },
+    }
+}
+
+fn failure_is_system(failure: DatabaseFailure) -> bool {
+    !matches!(
+        failure,
+        DatabaseFailure::Constraint | DatabaseFailure::Other
+    )
+}
+
+/// Whether the client's own connection failed (closed, reset, name lookup): a transient
+/// system fault, whatever the host is called.
+fn is_connection_failure(error: &postgres::Error) -> bool {
+    error.is_closed() || io_error(error).is_some_and(|io| rustls_error(io).is_none())
+}
+
+fn io_error(error: &postgres::Error) -> Option<&io::Error> {
+    std::error::Error::source(error).and_then(|source| source.downcast_ref::<io::Error>())
+}
+
+fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
+    error.get_ref().and_then(|inner| inner.downcast_ref())
+}
+
+fn has_io_error(error: &postgres::Error, kind: io::ErrorKind) -> bool {
+    io_error(error).is_some_and(|io| io.kind() == kind)
+}
+
+/// A server certificate rustls refused: a configuration mistake, not a passing fault.
+fn is_tls_rejection(error: &postgres::Error) -> bool {
+    io_error(error).is_some_and(|io| rustls_error(io).is_some())
+}
+
+/// The failure and the message of a client error: the server's message with its SQLSTATE, or
+/// the client's own with its causes.
+fn classify(error: &postgres::Error) -> (DatabaseFailure, String) {
+    if let Some(db) = error.as_db_error() {
+        let mut message = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        // Not the DETAIL: it quotes row values (`Key (id)=(42) already exists`), which may be
+        // bind values, and messages carry none.
+        if let Some(hint) = db.hint() {
+            message.push_str(&format!("; HINT: {hint}"));
+        }
+        return (failure_of(db.code()), message);
+    }
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    let failure = if is_connection_failure(error) {
+        DatabaseFailure::ConnectionLost
+    } else {
+        DatabaseFailure::Other
+    };
+    (failure, message)
+}
+
+/// The crate's error for a failed step, classified by SQLSTATE and the client's connection
+/// state.
+pub(crate) fn database_error(step: &'static str, error: &postgres::Error) -> Error {
+    let (failure, message) = classify(error);
+    Error::Database {
+        step,
+        failure,
+        message,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binds
+
+/// The PostgreSQL type each bind is prepared with: the template's `$n` is `binds[n - 1]`.
+fn bind_type(value: &Value) -> Type {
+    match value.primitive_type() {
+        PrimitiveType::Integer => Type::INT8,
+        PrimitiveType::Float => Type::FLOAT8,
+        PrimitiveType::String => Type::TEXT,
+        PrimitiveType::Boolean => Type::BOOL,
+        PrimitiveType::Datetime => Type::TIMESTAMPTZ,
+        PrimitiveType::Duration => Type::INTERVAL,
+    }
+}
+
+/// One bind value in PostgreSQL's binary format, for the type [`bind_type`] gave it.
+#[derive(Debug)]
+struct BindValue<'a>(&'a Value);
+
+impl ToSql for BindValue<'_> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self.0 {
+            Value::Null(_) => return Ok(IsNull::Yes),
+            Value::Integer(value) => out.extend_from_slice(&value.to_be_bytes()),
+            Value::Float(value) => out.extend_from_slice(&value.to_be_bytes()),
+            Value::String(value) => out.extend_from_slice(value.as_bytes()),
+            Value::Boolean(value) => out.extend_from_slice(&[u8::from(*value)]),
+            Value::Datetime(value) => {
+                let micros = value
+                    .timestamp_micros()
+                    .checked_sub(PG_EPOCH_MICROS)
+                    .ok_or("the datetime is out of PostgreSQL's range")?;
+                out.extend_from_slice(&micros.to_be_bytes());
+            }
+            Value::Duration(value) => {
+                let micros = value
+                    .num_microseconds()
+                    .ok_or("the duration is out of PostgreSQL's interval range")?;
+                // Microseconds, then zero days and zero months.
+                out.extend_from_slice(&micros.to_be_bytes());
+                out.extend_from_slice(&[0; 8]);
+            }
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        [
+            Type::INT8,
+            Type::FLOAT8,
+            Type::TEXT,
+            Type::BOOL,
+            Type::TIMESTAMPTZ,
+            Type::INTERVAL,
+        ]
+        .contains(ty)
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// Prepares the statement with its binds' types: one Parse of the one statement the template
+/// proved it is. Preparing plans the query and runs nothing.
+fn prepare(
+    client: &mut Client,
+    statement: &Statement,
+) -> Result<postgres::Statement, postgres::Error> {
+    let types: Vec<Type> = statement
+        .binds
+        .iter()
+        .map(|bind| bind_type(&bind.value))
+        .collect();
+    client.prepare_typed(statement.body(), &types)
+}
+
+fn bind_values(statement: &Statement) -> Vec<BindValue<'_>> {
+    statement
+        .binds
+        .iter()
+        .map(|bind| BindValue(&bind.value))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Describing
+
+/// Names and types of the query's columns without running it: the statement is prepared
+/// (Parse and Describe, nothing executes and no select list is evaluated) and its row
+/// description gives each column's type and type modifier (numeric precision and scale). It
+/// writes nothing, so it works in read-only sessions and on hot standbys alike. `None` when the
+/// statement cannot be prepared; the query step then reports why.
+pub(crate) fn describe(client: &mut Client, statement: &Statement) -> Option<Vec<Described>> {
+    match prepare(client, statement) {
+        Ok(prepared) => Some(
+            prepared
+                .columns()
+                .iter()
+                .map(|column| Described {
+                    name: column.name().to_owned(),
+                    hint: hint_for_column(column),
+                })
+                .collect(),
+        ),
+        Err(error) => {
+            tracing::debug!(error = %classify(&error).1, "describe step: the statement cannot be prepared");
+            None
+        }
+    }
+}
+
+/// How a column's values are decoded, from its type (a domain's base type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Decoder {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    Numeric,
+    Bytes,
+    Date,
+    Time,
+    Timestamp,
+    TimestampUtc,
+    Interval,
+    Uuid,
+    Jsonb,
+    /// Text, and every type whose binary form is its text (json, xml, enums' labels).
+    Text,
+    /// `void` (what `pg_sleep()` and other procedures-as-functions return): no value at all.
+    Void,
+    /// No mapping: the type's name.
+    Unsupported(String),
+}
+
+fn decoder_for(ty: &Type) -> Decoder {
+    if let Kind::Domain(base) = ty.kind() {
+        return decoder_for(base);
+    }
+    match ty.oid() {
+        16 => Decoder::Bool,
+        21 => Decoder::Int2,
+        23 => Decoder::Int4,
+        20 => Decoder::Int8,
+        26 => Decoder::Oid,
+        700 => Decoder::Float4,
+        701 => Decoder::Float8,
+        1700 => Decoder::Numeric,
+        17 => Decoder::Bytes,
+        1082 => Decoder::Date,
+        1083 => Decoder::Time,
+        1114 => Decoder::Timestamp,
+        1184 => Decoder::TimestampUtc,
+        1186 => Decoder::Interval,
+        2950 => Decoder::Uuid,
+        3802 => Decoder::Jsonb,
+        25 | 1043 | 1042 | 19 | 18 | 114 | 142 => Decoder::Text,
+        2278 => Decoder::Void,
+        _ if matches!(ty.kind(), Kind::Enum(_)) => Decoder::Text,
+        _ => Decoder::Unsupported(match ty.kind() {
+            Kind::Array(element) => format!("{}[]", element.name()),
+            _ => ty.name().to_owned(),
+        }),
+    }
+}
+
+fn hint_for_column(column: &Column) -> Hint {
+    let ty = match decoder_for(column.type_()) {
+        Decoder::Bool => ColumnType::Boolean,
+        Decoder::Int2 => ColumnType::Int16,
+        Decoder::Int4 => ColumnType::Int32,
+        Decoder::Int8 => ColumnType::Int64,
+        Decoder::Oid => ColumnType::UInt32,
+        Decoder::Float4 => ColumnType::Float32,
+        Decoder::Float8 => ColumnType::Float64,
+        // numeric(p, s): the modifier is ((p << 16) | s) + 4; unconstrained numeric has none.
+        Decoder::Numeric if column.type_modifier() >= 4 => {
+            let modifier = column.type_modifier() - 4;
+            ColumnType::decimal_or_float(((modifier >> 16) & 0xffff) as u32, modifier & 0xffff)
+        }
+        Decoder::Numeric => ColumnType::Float64,
+        Decoder::Bytes => ColumnType::Binary,
+        Decoder::Date => ColumnType::Date,
+        Decoder::Time => ColumnType::Time,
+        Decoder::Timestamp => ColumnType::Timestamp,
+        Decoder::TimestampUtc => ColumnType::TimestampUtc,
+        Decoder::Interval => ColumnType::Duration,
+        Decoder::Uuid | Decoder::Jsonb | Decoder::Text => ColumnType::Text,
+        Decoder::Void => ColumnType::Null,
+        Decoder::Unsupported(type_name) => {
+            return Hint::Unsupported {
+                type_name,
+                suggestion: "text",
+            };
+        }
+    };
+    Hint::Known(ty)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+/// A value's bytes as the server sent them, whatever its type: the row decoder reads them
+/// without a copy.
+struct RawValue<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for RawValue<'a> {
+    fn from_sql(
+        _ty: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawValue(raw))
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
     }
 }
 
@@ -111,18 +1000,18 @@ fn be_i64(bytes: &[u8], at: usize) -> Option<i64> {
     Some(i64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// Decodes one binary-format value by its type OID.
+/// Decodes one binary-format value of a column.
 fn decode<'v>(
     column: &str,
     row: u64,
-    oid: u32,
+    decoder: &Decoder,
     bytes: &'v [u8],
     uuid: &'v mut [u8; 36],
 ) -> Result<Datum<'v>> {
     let malformed = || Error::Conversion {
         column: column.to_owned(),
         row,
-        problem: format!("malformed value of type oid {oid} ({} bytes)", bytes.len()),
+        problem: format!("malformed {decoder:?} value ({} bytes)", bytes.len()),
     };
     let infinite = || {
         Error::Conversion {
@@ -131,77 +1020,76 @@ fn decode<'v>(
         problem: "infinite dates and timestamps have no Arrow representation: filter them out or cast to text".to_owned(),
     }
     };
-    let datum = match oid {
-        16 => Datum::Bool(*bytes.first().ok_or_else(malformed)? != 0),
-        21 => Datum::Int(i64::from(be_i16(bytes, 0).ok_or_else(malformed)?)),
-        23 => Datum::Int(i64::from(be_i32(bytes, 0).ok_or_else(malformed)?)),
-        20 => Datum::Int(be_i64(bytes, 0).ok_or_else(malformed)?),
-        26 => Datum::UInt(u64::from(be_i32(bytes, 0).ok_or_else(malformed)? as u32)),
-        700 => Datum::Float(f64::from(f32::from_bits(
+    let text = |bytes: &'v [u8]| {
+        std::str::from_utf8(bytes).map_err(|_| Error::Conversion {
+            column: column.to_owned(),
+            row,
+            problem: "the text is not valid UTF-8 (a SQL_ASCII database?): convert it in the query, for example with convert_from".to_owned(),
+        })
+    };
+    let datum = match decoder {
+        Decoder::Bool => Datum::Bool(*bytes.first().ok_or_else(malformed)? != 0),
+        Decoder::Int2 => Datum::Int(i64::from(be_i16(bytes, 0).ok_or_else(malformed)?)),
+        Decoder::Int4 => Datum::Int(i64::from(be_i32(bytes, 0).ok_or_else(malformed)?)),
+        Decoder::Int8 => Datum::Int(be_i64(bytes, 0).ok_or_else(malformed)?),
+        Decoder::Oid => Datum::UInt(u64::from(be_i32(bytes, 0).ok_or_else(malformed)? as u32)),
+        Decoder::Float4 => Datum::Float(f64::from(f32::from_bits(
             be_i32(bytes, 0).ok_or_else(malformed)? as u32,
         ))),
-        701 => Datum::Float(f64::from_bits(
+        Decoder::Float8 => Datum::Float(f64::from_bits(
             be_i64(bytes, 0).ok_or_else(malformed)? as u64
         )),
-        1700 => decode_numeric(bytes).ok_or_else(|| Error::Conversion {
+        Decoder::Numeric => decode_numeric(bytes).ok_or_else(|| Error::Conversion {
             column: column.to_owned(),
             row,
             problem:
                 "numeric value does not fit a 128-bit decimal: cast it to double precision or text"
                     .to_owned(),
         })?,
-        17 => Datum::Bytes(bytes),
-        1082 => {
+        Decoder::Bytes => Datum::Bytes(bytes),
+        Decoder::Date => {
             let days = be_i32(bytes, 0).ok_or_else(malformed)?;
             if days == i32::MAX || days == i32::MIN {
                 return Err(infinite());
             }
             Datum::Date(days + PG_EPOCH_DAYS)
         }
-        1083 => Datum::Time(be_i64(bytes, 0).ok_or_else(malformed)?),
-        1114 | 1184 => {
+        Decoder::Time => Datum::Time(be_i64(bytes, 0).ok_or_else(malformed)?),
+        Decoder::Timestamp | Decoder::TimestampUtc => {
             let micros = be_i64(bytes, 0).ok_or_else(malformed)?;
             if micros == i64::MAX || micros == i64::MIN {
                 return Err(infinite());
             }
             let micros = micros + PG_EPOCH_MICROS;
-            if oid == 1114 {
+            if *decoder == Decoder::Timestamp {
                 Datum::Timestamp(micros)
             } else {
                 Datum::TimestampUtc(micros)
             }
         }
-        1186 => {
+        Decoder::Interval => {
             let micros = be_i64(bytes, 0).ok_or_else(malformed)?;
             let days = i64::from(be_i32(bytes, 8).ok_or_else(malformed)?);
             let months = i64::from(be_i32(bytes, 12).ok_or_else(malformed)?);
             // A month counts as 30 days, as PostgreSQL's own `extract(epoch from interval)`.
             Datum::Duration(micros + (days + 30 * months) * MICROS_PER_DAY)
         }
-        2950 => {
+        Decoder::Uuid => {
             let raw: &[u8; 16] = bytes.try_into().map_err(|_| malformed())?;
             format_uuid(raw, uuid);
             Datum::Text(std::str::from_utf8(uuid).map_err(|_| malformed())?)
         }
-        3802 => Datum::Text(
-            std::str::from_utf8(bytes.get(1..).ok_or_else(malformed)?).map_err(|_| malformed())?,
-        ),
-        // Text types, json, and anything else sent as text (enums send their label).
-        _ => {
-            let text = std::str::from_utf8(bytes).ok().filter(|text| {
-                text.bytes()
-                    .all(|b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r')
+        // jsonb's binary form is a version byte, then the text.
+        Decoder::Jsonb => Datum::Text(text(bytes.get(1..).ok_or_else(malformed)?)?),
+        // Every value a text column can hold comes out unchanged, control characters included.
+        Decoder::Text => Datum::Text(text(bytes)?),
+        Decoder::Void => Datum::Null,
+        Decoder::Unsupported(type_name) => {
+            return Err(Error::UnsupportedType {
+                column: column.to_owned(),
+                type_name: type_name.clone(),
+                suggestion: "text",
             });
-            match text {
-                Some(text) => Datum::Text(text),
-                None => {
-                    return Err(Error::UnsupportedType {
-                        column: column.to_owned(),
-                        type_name: format!("oid {oid}"),
-                        suggestion: "text",
-                    });
-                }
-            }
         }
     };
     Ok(datum)
@@ -257,201 +1145,85 @@ fn decode_numeric(bytes: &[u8]) -> Option<Datum<'static>> {
     })
 }
 
-fn boxed_query(statement: &Statement) -> BoxedSqlQuery<'_, Pg, SqlQuery> {
-    let mut query = diesel::sql_query(statement.body()).into_boxed::<Pg>();
-    for bind in &statement.binds {
-        query = match &bind.value {
-            Value::Integer(value) => query.bind::<BigInt, _>(*value),
-            Value::Float(value) => query.bind::<Double, _>(*value),
-            Value::String(value) => query.bind::<Text, _>(value.as_str()),
-            Value::Boolean(value) => query.bind::<Bool, _>(*value),
-            Value::Datetime(value) => query.bind::<Timestamptz, _>(*value),
-            Value::Duration(value) => query.bind::<Interval, _>(*value),
-            Value::Null(PrimitiveType::Integer) => query.bind::<Nullable<BigInt>, _>(None::<i64>),
-            Value::Null(PrimitiveType::Float) => query.bind::<Nullable<Double>, _>(None::<f64>),
-            Value::Null(PrimitiveType::String) => query.bind::<Nullable<Text>, _>(None::<String>),
-            Value::Null(PrimitiveType::Boolean) => query.bind::<Nullable<Bool>, _>(None::<bool>),
-            Value::Null(PrimitiveType::Datetime) => {
-                query.bind::<Nullable<Timestamptz>, _>(None::<chrono::DateTime<chrono::Utc>>)
-            }
-            Value::Null(PrimitiveType::Duration) => {
-                query.bind::<Nullable<Interval>, _>(None::<chrono::TimeDelta>)
-            }
-        };
-    }
-    query
-}
+// ---------------------------------------------------------------------------------------------
+// Running
 
-fn bind_cast(value: &Value) -> &'static str {
-    match value.primitive_type() {
-        PrimitiveType::Integer => "CAST(NULL AS bigint)",
-        PrimitiveType::Float => "CAST(NULL AS double precision)",
-        PrimitiveType::String => "CAST(NULL AS text)",
-        PrimitiveType::Boolean => "CAST(NULL AS boolean)",
-        PrimitiveType::Datetime => "CAST(NULL AS timestamptz)",
-        PrimitiveType::Duration => "CAST(NULL AS interval)",
-    }
-}
-
-#[derive(diesel::QueryableByName)]
-struct ViewColumn {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = BigInt)]
-    oid: i64,
-    #[diesel(sql_type = Integer)]
-    typmod: i32,
-    #[diesel(sql_type = Text)]
-    type_name: String,
-    #[diesel(sql_type = Text)]
-    typtype: String,
-}
-
-#[derive(diesel::QueryableByName)]
-struct Recovery {
-    #[diesel(sql_type = Bool)]
-    in_recovery: bool,
-}
-
-/// Names and types of the query's columns without running it: the query becomes a temporary
-/// view (binds replaced by typed NULLs at their markers) and `pg_attribute` lists its columns
-/// with their type modifiers (numeric precision and scale).
-///
-/// Creating a view plans the query but runs nothing. It is one prepared statement over a query
-/// the template's lexer proved to be one statement, inside a transaction that is always rolled
-/// back, begun `READ WRITE` so that a session with `default_transaction_read_only = on` can
-/// still create the (temporary, rolled back) view. A hot standby cannot create temporary objects
-/// at all (nor begin a read-write transaction), so a server in recovery is not described.
-/// `None` when PostgreSQL cannot make a view of the query; the types then come from the values.
-pub(crate) fn describe(
-    connection: &mut PgConnection,
-    statement: &Statement,
-) -> Option<Vec<Described>> {
-    match diesel::sql_query("SELECT pg_is_in_recovery() AS in_recovery")
-        .get_result::<Recovery>(connection)
-    {
-        Ok(Recovery { in_recovery: false }) => {}
-        Ok(Recovery { in_recovery: true }) => {
-            tracing::debug!(
-                "describe step: the server is a standby in recovery, where no temporary view can be made; typing by values"
-            );
-            return None;
-        }
-        Err(error) => {
-            tracing::debug!(%error, "describe step: cannot ask whether the server is in recovery; typing by values");
-            return None;
-        }
-    }
-    let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
-    let body = statement.body_with_markers(|_, bind| bind_cast(&bind.value));
-    let mut columns = None;
-    let outcome = connection
-        .build_transaction()
-        .read_write()
-        .run(|connection| {
-            diesel::sql_query(format!("CREATE TEMP VIEW \"{view}\" AS {body}"))
-                .execute(connection)?;
-            columns = Some(view_columns(connection, &view));
-            // Nothing of the describe step may outlive it.
-            Err::<(), _>(diesel::result::Error::RollbackTransaction)
-        });
-    match (outcome, columns) {
-        (Err(diesel::result::Error::RollbackTransaction), Some(Ok(columns))) => Some(
-            columns
-                .into_iter()
-                .map(|column| Described {
-                    hint: hint_for_type(&column),
-                    name: column.name,
-                })
-                .collect(),
-        ),
-        (_, Some(Err(error))) => {
-            tracing::debug!(%error, "describe step: cannot list the view's columns");
-            None
-        }
-        (outcome, _) => {
-            tracing::debug!(
-                ?outcome,
-                "describe step: postgres cannot make a view of the query; typing by values"
-            );
-            None
-        }
-    }
-}
-
-fn view_columns(connection: &mut PgConnection, view: &str) -> diesel::QueryResult<Vec<ViewColumn>> {
-    diesel::sql_query(
-        "SELECT a.attname::text AS name, \
-                (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::int8 AS oid, \
-                a.atttypmod AS typmod, format_type(a.atttypid, a.atttypmod) AS type_name, \
-                t.typtype::text AS typtype \
-         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
-         WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped \
-         ORDER BY a.attnum",
-    )
-    .bind::<Text, _>(format!("pg_temp.\"{view}\""))
-    .load::<ViewColumn>(connection)
-}
-
-fn hint_for_type(column: &ViewColumn) -> Hint {
-    let ty = match column.oid {
-        16 => ColumnType::Boolean,
-        21 => ColumnType::Int16,
-        23 => ColumnType::Int32,
-        20 => ColumnType::Int64,
-        26 => ColumnType::UInt32,
-        700 => ColumnType::Float32,
-        701 => ColumnType::Float64,
-        1700 if column.typmod >= 4 => {
-            let modifier = column.typmod - 4;
-            ColumnType::decimal_or_float(((modifier >> 16) & 0xffff) as u32, modifier & 0xffff)
-        }
-        1700 => ColumnType::Float64,
-        25 | 1043 | 1042 | 19 | 18 | 114 | 3802 | 2950 | 142 => ColumnType::Text,
-        17 => ColumnType::Binary,
-        1082 => ColumnType::Date,
-        1083 => ColumnType::Time,
-        1114 => ColumnType::Timestamp,
-        1184 => ColumnType::TimestampUtc,
-        1186 => ColumnType::Duration,
-        _ if column.typtype == "e" => ColumnType::Text,
-        _ => {
-            return Hint::Unsupported {
-                type_name: column.type_name.clone(),
-                suggestion: "text",
-            };
-        }
-    };
-    Hint::Known(ty)
-}
-
-/// Streams the result of `statement` into `sink` in row-by-row mode.
+/// Streams the result of `statement` into `sink`. The client reads the rows as the server
+/// sends them, with backpressure, so at most a batch of rows (in the sink) and the socket's
+/// buffers are in memory.
 pub(crate) fn stream(
-    connection: &mut PgConnection,
+    client: &mut Client,
     statement: &Statement,
-    sink: RowSink,
+    mut sink: RowSink,
     on_row: &mut dyn FnMut(u64),
 ) -> (RowSink, Result<()>) {
-    stream::with_sink(sink, || {
-        let rows = boxed_query(statement)
-            .load_iter::<SinkRow, PgRowByRowLoadingMode>(connection)
-            .map_err(|error| Error::database("query", error))?;
-        let mut count = 0;
-        for row in rows {
-            row.map_err(|error| stream::unbox_error("query", error))?;
-            count += 1;
-            on_row(count);
-        }
-        Ok(())
-    })
+    let streamed = stream_into(client, statement, &mut sink, on_row);
+    (sink, streamed)
 }
 
-/// Runs a statement without output in a transaction; returns the rows it changed.
-pub(crate) fn execute(connection: &mut PgConnection, statement: &Statement) -> Result<u64> {
-    let affected = connection
-        .transaction(|connection| boxed_query(statement).execute(connection))
-        .map_err(|error| Error::database("statement", error))?;
-    Ok(affected as u64)
+fn stream_into(
+    client: &mut Client,
+    statement: &Statement,
+    sink: &mut RowSink,
+    on_row: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let prepared = prepare(client, statement).map_err(|error| database_error("query", &error))?;
+    let columns: Vec<(String, Decoder)> = prepared
+        .columns()
+        .iter()
+        .map(|column| (column.name().to_owned(), decoder_for(column.type_())))
+        .collect();
+    if sink.needs_names() {
+        sink.set_names(columns.iter().map(|(name, _)| name.clone()).collect())?;
+    }
+    let binds = bind_values(statement);
+    let mut rows = client
+        .query_raw(&prepared, binds.iter())
+        .map_err(|error| database_error("query", &error))?;
+    let mut uuid = [0_u8; 36];
+    let mut count = 0;
+    while let Some(row) = rows
+        .next()
+        .map_err(|error| database_error("query", &error))?
+    {
+        let row_number = sink.row_number();
+        for (index, (name, decoder)) in columns.iter().enumerate() {
+            let value: Option<RawValue<'_>> = row
+                .try_get(index)
+                .map_err(|error| database_error("query", &error))?;
+            let datum = match value {
+                None => Datum::Null,
+                Some(RawValue(bytes)) => decode(name, row_number, decoder, bytes, &mut uuid)?,
+            };
+            sink.append(index, datum)?;
+        }
+        sink.end_row()?;
+        count += 1;
+        on_row(count);
+    }
+    Ok(())
+}
+
+/// Runs a statement without output in a transaction; returns the rows it changed. Dropping
+/// the transaction on failure rolls it back.
+pub(crate) fn execute(client: &mut Client, statement: &Statement) -> Result<u64> {
+    let prepared =
+        prepare(client, statement).map_err(|error| database_error("statement", &error))?;
+    let mut transaction = client
+        .transaction()
+        .map_err(|error| database_error("statement", &error))?;
+    let binds = bind_values(statement);
+    let params: Vec<&(dyn ToSql + Sync)> = binds
+        .iter()
+        .map(|bind| bind as &(dyn ToSql + Sync))
+        .collect();
+    let affected = transaction
+        .execute(&prepared, &params)
+        .map_err(|error| database_error("statement", &error))?;
+    transaction
+        .commit()
+        .map_err(|error| database_error("commit", &error))?;
+    Ok(affected)
 }
 
 #[cfg(test)]
@@ -514,5 +1286,117 @@ mod tests {
             std::str::from_utf8(&out),
             Ok("12345678-9abc-def0-0001-020304050607")
         );
+    }
+
+    #[test]
+    fn text_keeps_every_control_character() {
+        let value: Vec<u8> = (1..32).collect();
+        let mut uuid = [0_u8; 36];
+        let datum = decode("v", 1, &Decoder::Text, &value, &mut uuid).unwrap();
+        assert_eq!(datum, Datum::Text(std::str::from_utf8(&value).unwrap()));
+    }
+
+    #[test]
+    fn sqlstates_classify_by_class_and_code() {
+        let cases = [
+            (
+                SqlState::CONNECTION_FAILURE,
+                DatabaseFailure::ConnectionLost,
+            ),
+            (
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                DatabaseFailure::Conflict,
+            ),
+            (SqlState::T_R_DEADLOCK_DETECTED, DatabaseFailure::Conflict),
+            (SqlState::LOCK_NOT_AVAILABLE, DatabaseFailure::Conflict),
+            (SqlState::QUERY_CANCELED, DatabaseFailure::Timeout),
+            (SqlState::ADMIN_SHUTDOWN, DatabaseFailure::ConnectionLost),
+            (SqlState::TOO_MANY_CONNECTIONS, DatabaseFailure::Server),
+            (SqlState::DISK_FULL, DatabaseFailure::Server),
+            (SqlState::IO_ERROR, DatabaseFailure::Server),
+            (SqlState::UNIQUE_VIOLATION, DatabaseFailure::Constraint),
+            (SqlState::NOT_NULL_VIOLATION, DatabaseFailure::Constraint),
+            (SqlState::SYNTAX_ERROR, DatabaseFailure::Other),
+            (SqlState::UNDEFINED_TABLE, DatabaseFailure::Other),
+            (SqlState::INVALID_PASSWORD, DatabaseFailure::Other),
+            (SqlState::INVALID_CATALOG_NAME, DatabaseFailure::Other),
+            (SqlState::DIVISION_BY_ZERO, DatabaseFailure::Other),
+        ];
+        for (code, expected) in cases {
+            assert_eq!(failure_of(&code), expected, "{}", code.code());
+        }
+    }
+
+    #[test]
+    fn password_files_match_like_libpq() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pgpass");
+        std::fs::write(
+            &path,
+            "# comment\nother:5432:*:*:no\ndb\\:x:*:app:alice:s\\:cret\n*:*:*:*:fallback\n",
+        )
+        .unwrap();
+        assert_eq!(
+            password_from_file(Some(&path), Some("db:x"), None, "app", "alice").as_deref(),
+            Some("s:cret")
+        );
+        assert_eq!(
+            password_from_file(Some(&path), Some("db"), Some(6432), "app", "bob").as_deref(),
+            Some("fallback")
+        );
+    }
+
+    fn options_of(uri: &str) -> PostgresOptions {
+        let config = flyte_sql_config::ConnectionConfig::new(uri).unwrap();
+        let flyte_sql_config::ConnectOptions::Postgres(options) =
+            crate::resolve_connect_options(&config).unwrap()
+        else {
+            panic!("postgres options");
+        };
+        options
+    }
+
+    #[test]
+    fn unix_sockets_ignore_sslmode_and_addresses_name_the_server() {
+        use postgres::config::{Host, SslMode};
+        let socket = plan(&options_of(
+            "postgresql://u@/app?host=/var/run/postgresql&sslmode=require",
+        ))
+        .unwrap();
+        assert_eq!(socket.config.get_ssl_mode(), SslMode::Disable);
+        assert!(socket.tls.is_none());
+        let address = plan(&options_of(
+            "postgresql://u@/app?hostaddr=127.0.0.1&sslmode=require",
+        ))
+        .unwrap();
+        assert_eq!(address.config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(
+            address.config.get_hosts(),
+            [Host::Tcp("127.0.0.1".to_owned())]
+        );
+        let tcp = plan(&options_of("postgresql://u@db:6432/app?connect_timeout=1")).unwrap();
+        assert_eq!(tcp.config.get_ssl_mode(), SslMode::Prefer);
+        // libpq counts a connect timeout below two seconds as two.
+        assert_eq!(tcp.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn keywords_without_an_equivalent_are_refused_by_name() {
+        for (keyword, value) in [
+            ("service", "prod"),
+            ("krbsrvname", "postgres"),
+            ("requirepeer", "postgres"),
+            ("sslcrl", "/crl.pem"),
+            ("gssencmode", "require"),
+            ("target_session_attrs", "standby"),
+            ("client_encoding", "LATIN1"),
+        ] {
+            let options = options_of(&format!("postgresql://u@db/app?{keyword}={value}"));
+            let error = plan(&options).err().expect("refused");
+            assert!(
+                error.to_string().contains(&format!("`{keyword}`")),
+                "{error}"
+            );
+        }
     }
 }

@@ -1,0 +1,371 @@
+//! PostgreSQL through rust-postgres (issues 8 and 11): a describe step that prepares the
+//! statement and writes nothing, faults classified by SQLSTATE and by the client's own
+//! connection failures, and text values exported byte for byte.
+//!
+//! Each test here failed on the libpq backend it replaced: its describe step made a temporary
+//! view (impossible for a data-modifying `WITH`, skipped on a standby), it classified faults by
+//! words in messages (`password-db` was "bad credentials", a lock timeout a user error), and it
+//! refused text with control characters.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use flyte_sql_tests::{Backend, TestDb, flyte_sql_binary, stderr_of_failure, stdout_of_success};
+
+use crate::run::{assert_no_output, only_output, query, read_table, unique};
+
+fn postgres(name: &str) -> Option<TestDb> {
+    TestDb::new(Backend::Postgres, name)
+}
+
+/// The test server's URL with `options` (libpq's `-c name=value` server settings) added.
+fn with_options(db: &TestDb, options: &str) -> String {
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let encoded = options
+        .replace(' ', "%20")
+        .replace('=', "%3D")
+        .replace(',', "%2C");
+    format!("{}{separator}options={encoded}", db.url)
+}
+
+/// `flyte-sql run --uri URL --query SQL` into a fresh directory; the directory and the output.
+fn run_query(db: &TestDb, url: &str, sql: &str) -> (std::path::PathBuf, Output) {
+    let out = db.dir.join(&format!("out-{}", unique()));
+    let output = db.run([
+        "run",
+        "--uri",
+        url,
+        "--query",
+        sql,
+        "--out",
+        out.to_str().expect("UTF-8"),
+    ]);
+    (out, output)
+}
+
+/// Drops a schema the test made, also when the test fails.
+struct SchemaGuard<'a> {
+    db: &'a TestDb,
+    name: String,
+}
+
+impl Drop for SchemaGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .db
+            .try_execute(&format!("drop schema if exists {} cascade", self.name));
+    }
+}
+
+// A data-modifying WITH cannot become a view, so the libpq backend's describe step gave up and
+// an empty result had no columns at all. Preparing describes it without running it.
+#[test]
+fn a_data_modifying_with_describes_its_empty_result() {
+    let Some(db) = postgres("pg_data_modifying_with") else {
+        return;
+    };
+    let table = db.table("pg_cte");
+    db.execute(&format!("create table {table} (id int8, name text)"));
+    db.execute(&format!("insert into {table} values (1, 'kept')"));
+    let empty = query(
+        &db,
+        &format!(
+            "with gone as (delete from {table} where id < 0 returning id, name) select id, name from gone"
+        ),
+    );
+    assert_eq!(empty.schema, ["id: Int64", "name: Utf8"]);
+    assert!(empty.rows.is_empty());
+    // Describing deleted nothing and the query ran once.
+    let rows = query(&db, &format!("select count(*)::int8 as n from {table}"));
+    assert_eq!(rows.rows, [["1"]]);
+}
+
+// The libpq backend asked `pg_is_in_recovery()` and, on a standby, typed columns by their values
+// only, so an empty result lost its types. A session whose `search_path` finds a
+// `pg_is_in_recovery()` that says true is how that backend saw a hot standby; the session is also
+// read-only, as a standby's is. Preparing needs neither a write nor a question.
+#[test]
+fn a_standby_like_read_only_session_describes_empty_results() {
+    let Some(db) = postgres("pg_standby_like") else {
+        return;
+    };
+    let schema = format!("flyte_sql_standby_{}_{}", std::process::id(), unique());
+    db.execute(&format!("create schema {schema}"));
+    let _guard = SchemaGuard {
+        db: &db,
+        name: schema.clone(),
+    };
+    db.execute(&format!(
+        "create function {schema}.pg_is_in_recovery() returns boolean language sql as 'select true'"
+    ));
+    let url = with_options(
+        &db,
+        &format!("-c default_transaction_read_only=on -c search_path={schema},pg_catalog"),
+    );
+    let (out, output) = run_query(
+        &db,
+        &url,
+        "select 1::int8 as a, 'x'::text as b, 2.50::numeric(6,2) as c where false",
+    );
+    stdout_of_success(&output);
+    let table = read_table(&only_output(&out));
+    assert_eq!(table.schema, ["a: Int64", "b: Utf8", "c: Decimal128(6, 2)"]);
+    assert!(table.rows.is_empty());
+}
+
+// Every value a text column can store comes out unchanged: all of chr(1)..chr(31) (chr(0) cannot
+// be stored), alone and inside other text. The libpq backend refused bytes below 0x20.
+#[test]
+fn control_characters_round_trip() {
+    let Some(db) = postgres("pg_control_characters") else {
+        return;
+    };
+    let table = query(
+        &db,
+        "select i, chr(i) as c, 'a' || chr(i) || 'b' as w, chr(i)::varchar(3) as v from generate_series(1, 31) i order by i",
+    );
+    assert_eq!(table.schema, ["i: Int32", "c: Utf8", "w: Utf8", "v: Utf8"]);
+    assert_eq!(table.rows.len(), 31);
+    for (row, code) in table.rows.iter().zip(1_u8..) {
+        let c = char::from(code).to_string();
+        assert_eq!(row, &[code.to_string(), c.clone(), format!("a{c}b"), c]);
+    }
+    let joined = query(
+        &db,
+        "select string_agg(chr(i), '' order by i) as v from generate_series(1, 31) i",
+    );
+    let expected: String = (1_u8..32).map(char::from).collect();
+    assert_eq!(joined.rows, [[expected]]);
+}
+
+// `void` (pg_sleep's result) is a column of nulls, typed Null, rather than an unmappable type.
+#[test]
+fn void_columns_are_null_columns() {
+    let Some(db) = postgres("pg_void") else {
+        return;
+    };
+    let table = query(&db, "select pg_sleep(0) as slept, 1::int4 as n");
+    assert_eq!(table.schema, ["slept: Null", "n: Int32"]);
+    assert_eq!(table.rows, [["<Null>", "1"]]);
+}
+
+/// Starts `flyte-sql run` on a query in the background.
+fn spawn_query(db: &TestDb, url: &str, sql: &str) -> std::process::Child {
+    let out = db.dir.join(&format!("out-{}", unique()));
+    Command::new(flyte_sql_binary())
+        .current_dir(db.dir.path())
+        .args(["run", "--uri", url, "--query", sql, "--out"])
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting flyte-sql")
+}
+
+/// Waits until `sql` (a one-row boolean query) says true.
+fn wait_for(db: &TestDb, sql: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if query(db, sql).rows == [["true"]] {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {sql}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// A lock timeout (SQLSTATE 55P03) is a passing conflict: a system error, exit code 1. The
+// libpq backend matched words and called it a user error (exit 2).
+#[test]
+fn a_lock_timeout_is_a_system_error() {
+    let Some(db) = postgres("pg_lock_timeout") else {
+        return;
+    };
+    let table = db.table("pg_locked");
+    db.execute(&format!("create table {table} (x int)"));
+    db.execute(&format!("insert into {table} values (1)"));
+    let holder_name = format!("flyte_sql_holder_{}_{}", std::process::id(), unique());
+    let holder_url = format!(
+        "{}{}application_name={holder_name}",
+        db.url,
+        if db.url.contains('?') { '&' } else { '?' }
+    );
+    let holder = spawn_query(
+        &db,
+        &holder_url,
+        &format!("select pg_sleep(4)::text as s from (select x from {table} for update) l"),
+    );
+    wait_for(
+        &db,
+        &format!(
+            "select count(*) > 0 as held from pg_stat_activity where application_name = '{holder_name}' and wait_event = 'PgSleep'"
+        ),
+    );
+    let url = with_options(&db, "-c lock_timeout=200");
+    let (out, output) = run_query(&db, &url, &format!("select x from {table} for update"));
+    let stderr = stderr_of_failure(&output, 1);
+    assert!(stderr.contains("55P03"), "{stderr}");
+    assert_no_output(&out);
+    let holder = holder.wait_with_output().expect("the lock holder ends");
+    stdout_of_success(&holder);
+}
+
+// A query cancelled by an operator (pg_cancel_backend, SQLSTATE 57014) is a system error.
+#[test]
+fn a_cancelled_query_is_a_system_error() {
+    let Some(db) = postgres("pg_cancelled") else {
+        return;
+    };
+    let name = format!("flyte_sql_cancelled_{}_{}", std::process::id(), unique());
+    let url = format!(
+        "{}{}application_name={name}",
+        db.url,
+        if db.url.contains('?') { '&' } else { '?' }
+    );
+    let victim = spawn_query(&db, &url, "select pg_sleep(20)::text as s");
+    wait_for(
+        &db,
+        &format!(
+            "select bool_or(pg_cancel_backend(pid)) is true as cancelled from pg_stat_activity where application_name = '{name}' and wait_event = 'PgSleep'"
+        ),
+    );
+    let output = victim.wait_with_output().expect("the cancelled run ends");
+    let stderr = stderr_of_failure(&output, 1);
+    assert!(stderr.contains("57014"), "{stderr}");
+}
+
+// A host name that does not resolve is a transient connection failure (exit 1), whatever the
+// name says: the libpq backend called `password-db` bad credentials because of "password".
+#[test]
+fn unresolvable_hosts_are_system_errors_whatever_their_name() {
+    let dir = flyte_sql_tests::TestDir::new("pg-unresolvable");
+    for host in ["password-db", "nohost-xyz"] {
+        let output = flyte_sql_tests::run(
+            &dir,
+            [
+                "run",
+                "--uri",
+                &format!("postgresql://user:hunter2@{host}:5432/db"),
+                "--query",
+                "select 1",
+            ],
+        );
+        let stderr = stderr_of_failure(&output, 1);
+        assert!(stderr.contains(host), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}
+
+// A role or a database that does not exist is the user's to fix (exit 2), with the server's
+// SQLSTATE.
+#[test]
+fn unknown_roles_and_databases_are_user_errors() {
+    let Some(db) = postgres("pg_bad_login") else {
+        return;
+    };
+    let (scheme, rest) = db.url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').expect("a database in the URL");
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let database = path.split('?').next().unwrap_or(path);
+    for (url, code) in [
+        (
+            format!("{scheme}://flyte_sql_no_such_role:pw@{host}/{database}"),
+            "28000",
+        ),
+        (
+            format!("{scheme}://{authority}/flyte_sql_no_such_db"),
+            "3D000",
+        ),
+    ] {
+        let (out, output) = run_query(&db, &url, "select 1 as x");
+        let stderr = stderr_of_failure(&output, 2);
+        assert!(stderr.contains(code), "{url}: {stderr}");
+        assert_no_output(&out);
+    }
+}
+
+// libpq keywords rust-postgres cannot honour are refused by name before connecting.
+#[test]
+fn keywords_without_an_equivalent_are_refused() {
+    let Some(db) = postgres("pg_refused_keywords") else {
+        return;
+    };
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    for keyword in ["service=prod", "krbsrvname=pg", "gssencmode=require"] {
+        let url = format!("{}{separator}{keyword}", db.url);
+        let (_, output) = run_query(&db, &url, "select 1 as x");
+        let stderr = stderr_of_failure(&output, 2);
+        let name = keyword.split('=').next().expect("a keyword");
+        assert!(
+            stderr.contains(&format!("`{name}`")) && stderr.contains("not supported"),
+            "{stderr}"
+        );
+    }
+}
+
+// TLS through rustls: `require` encrypts (the server says so), `verify-full` checks the
+// certificate against `sslrootcert` and refuses one it cannot verify, as a user error.
+#[test]
+fn tls_modes_encrypt_and_verify() {
+    let Some(db) = postgres("pg_tls") else {
+        return;
+    };
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let ssl_on = query(&db, "select current_setting('ssl') = 'on' as ssl");
+    if ssl_on.rows != [["true"]] {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipping tls_modes_encrypt_and_verify: the test server has ssl off\n",
+        );
+        return;
+    }
+    let url = format!("{}{separator}sslmode=require", db.url);
+    let (out, output) = run_query(
+        &db,
+        &url,
+        "select ssl as encrypted from pg_stat_ssl where pid = pg_backend_pid()",
+    );
+    stdout_of_success(&output);
+    assert_eq!(read_table(&only_output(&out)).rows, [["true"]]);
+
+    let url = format!("{}{separator}sslmode=disable", db.url);
+    let (out, output) = run_query(
+        &db,
+        &url,
+        "select ssl as encrypted from pg_stat_ssl where pid = pg_backend_pid()",
+    );
+    stdout_of_success(&output);
+    assert_eq!(read_table(&only_output(&out)).rows, [["false"]]);
+
+    // A numeric address alone names the server for TLS, as in libpq.
+    let (scheme, rest) = db.url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').expect("a database in the URL");
+    let user = authority.rsplit_once('@').map_or("", |(user, _)| user);
+    let database = path.split('?').next().unwrap_or(path);
+    let port = authority.rsplit_once(':').map_or("5432", |(_, port)| port);
+    let url =
+        format!("{scheme}://{user}@/{database}?hostaddr=127.0.0.1&port={port}&sslmode=require");
+    let (out, output) = run_query(
+        &db,
+        &url,
+        "select ssl as encrypted from pg_stat_ssl where pid = pg_backend_pid()",
+    );
+    stdout_of_success(&output);
+    assert_eq!(read_table(&only_output(&out)).rows, [["true"]]);
+
+    // A root file that did not sign the server's certificate: verification fails.
+    let other_ca = db.dir.write("other-ca.pem", OTHER_CA);
+    let url = format!(
+        "{}{separator}sslmode=verify-full&sslrootcert={}",
+        db.url,
+        other_ca.display()
+    );
+    let (_, output) = run_query(&db, &url, "select 1 as x");
+    let stderr = stderr_of_failure(&output, 2);
+    assert!(stderr.contains("certificate"), "{stderr}");
+}
+
+/// A self-signed CA certificate that signed nothing the test server has.
+const OTHER_CA: &str = include_str!("postgres_other_ca.pem");
