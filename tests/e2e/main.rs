@@ -31,8 +31,12 @@ mod object_stores;
 
 // Load: 32 concurrent `execute` pods against one server.
 mod load;
+
 // Hostile users and environments: closed and full streams, signals, full disks, bad input.
 mod hostile;
 
 // PostgreSQL through rust-postgres: the prepared describe step, SQLSTATE faults, exact text.
 mod postgres_backend;
+
+// The secret-redaction audit: every subcommand and failure path, every output channel.
+mod audit;
