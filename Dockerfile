@@ -7,12 +7,9 @@
 # same paths and user, ldd and a propeller-style SQLite run). Keep the two in step; its tests
 # check that this file says what it assumes.
 
-# Build stage: the Rust toolchain of the workspace's rust-version, with the client libraries'
-# headers the PostgreSQL and MySQL backends link against.
+# Build stage: the Rust toolchain of the workspace's rust-version. Every backend is pure Rust or
+# bundled (SQLite), so no client library's headers are needed.
 FROM rust:1.95-bookworm AS build
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev libmariadb-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p flyte-sql --features all-backends

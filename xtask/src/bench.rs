@@ -439,7 +439,7 @@ impl PostgresCluster {
         let cluster = Self {
             bin: PathBuf::from(output_line(
                 bindir,
-                "pg_config --bindir (install postgresql and libpq-dev)",
+                "pg_config --bindir (install postgresql)",
             )?),
             dir: dir.to_path_buf(),
             as_postgres: running_as_root(),

@@ -3,7 +3,7 @@
 //!
 //! This crate sits on top of the workspace: it takes a task from `flyte-sql-model`, renders its
 //! query with `flyte-sql-template` and connects with the options `flyte-sql-config` resolves. An
-//! [`Executor`] holds an r2d2 pool of diesel connections to one database (the backend comes from
+//! [`Executor`] holds an r2d2 pool of connections to one database (the backend comes from
 //! the URI's scheme) and [`Executor::run`] runs a task:
 //!
 //! - a query with output is first *described* (column names and types without running it or

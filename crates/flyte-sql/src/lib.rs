@@ -63,8 +63,8 @@
 //! - `executor`: the `executor` module (turns on `storage`); pick its databases with the backend
 //!   features.
 //! - `sqlite` (default): SQLite, with the bundled library (needs only a C compiler).
-//! - `postgres`: PostgreSQL, through the system's libpq.
-//! - `mysql`: MySQL and MariaDB, through the system's client library.
+//! - `postgres`: PostgreSQL, through the pure-Rust `postgres` client (no system library).
+//! - `mysql`: MySQL and MariaDB, through the pure-Rust `mysql` driver (no system library).
 //! - `all-backends`: all three, for CI and docs.
 //!
 //! Features not listed here are not part of the public API.
