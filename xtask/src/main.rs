@@ -5,12 +5,14 @@
 //! - `codegen [--check]`: regenerate (or verify) the committed prost code of flyte-sql-idl.
 //! - `conformance`: the Python oracle (real flyteidl in a virtualenv) checks everything we emit.
 //! - `image-check`: the executor image's final stage, proven in a debootstrapped root file system.
+//! - `fuzz [--seconds N] [--target NAME]`: the cargo-fuzz targets of `fuzz/`, N seconds each.
 
 // xtask is a command-line tool: it reports on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
 mod conformance;
+mod fuzz;
 mod image;
 mod tidy;
 
@@ -31,6 +33,7 @@ fn main() -> anyhow::Result<()> {
         },
         "conformance" => conformance::run(&project_root()),
         "image-check" => image::run(&project_root()),
+        "fuzz" => fuzz::run(&project_root(), &args[1..]),
         "--help" | "-h" | "help" => {
             print_help();
             Ok(())
@@ -44,7 +47,7 @@ fn main() -> anyhow::Result<()> {
 
 fn print_help() {
     println!(
-        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)\n  conformance  decode everything flyte-sql emits with Python's flyteidl and compare with the goldens\n  image-check  run the release binary in a root file system with exactly the Dockerfile's final-stage packages (needs root)"
+        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)\n  conformance  decode everything flyte-sql emits with Python's flyteidl and compare with the goldens\n  image-check  run the release binary in a root file system with exactly the Dockerfile's final-stage packages (needs root)\n  fuzz      run each fuzz target of fuzz/ for --seconds N (default 60; --target NAME for one) and report executions"
     );
 }
 
