@@ -53,6 +53,8 @@ struct Stats {
     coverage: Option<u64>,
     /// `corp` of the final `DONE` line: inputs in the corpus.
     corpus: Option<u64>,
+    /// `stat::peak_rss_mb`: the most memory the process held, in MB.
+    peak_rss_mb: Option<u64>,
     /// The longest one input took, in seconds, when libFuzzer reported a slow one.
     slowest_seconds: Option<u64>,
     /// Where libFuzzer wrote the input that crashed it (or the slowest one).
@@ -97,18 +99,19 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     }
 
     println!(
-        "\n{:<16} {:>12} {:>8} {:>6} {:>7} {:>8}  result",
-        "target", "executions", "exec/s", "cov", "corpus", "slowest"
+        "\n{:<16} {:>12} {:>8} {:>6} {:>7} {:>7} {:>8}  result",
+        "target", "executions", "exec/s", "cov", "corpus", "rss MB", "slowest"
     );
     let mut crashes = Vec::new();
     for (target, succeeded, stats) in &results {
         let shown = |value: Option<u64>| value.map_or("?".to_owned(), |value| value.to_string());
         println!(
-            "{target:<16} {:>12} {:>8} {:>6} {:>7} {:>8}  {}",
+            "{target:<16} {:>12} {:>8} {:>6} {:>7} {:>7} {:>8}  {}",
             shown(stats.executions),
             shown(stats.executions_per_second),
             shown(stats.coverage),
             shown(stats.corpus),
+            shown(stats.peak_rss_mb),
             stats
                 .slowest_seconds
                 .map_or("-".to_owned(), |seconds| format!("{seconds} s")),
@@ -244,6 +247,9 @@ fn parse_stats(lines: &[String]) -> Stats {
             stats.coverage = field(line, "cov:");
             stats.corpus = field(line, "corp:").or(stats.corpus);
         }
+        if let Some(value) = line.strip_prefix("stat::peak_rss_mb:") {
+            stats.peak_rss_mb = value.trim().parse().ok();
+        }
         if let Some(rest) = line.strip_prefix("Slowest unit:") {
             stats.slowest_seconds = field(rest, "");
         }
@@ -321,6 +327,7 @@ mod tests {
             "Done 654321 runs in 300 second(s)",
             "stat::number_of_executed_units: 654321",
             "stat::average_exec_per_sec:     2181",
+            "stat::peak_rss_mb:              97",
         ]);
         assert_eq!(
             parse_stats(&lines),
@@ -329,6 +336,7 @@ mod tests {
                 executions_per_second: Some(2181),
                 coverage: Some(1234),
                 corpus: Some(321),
+                peak_rss_mb: Some(97),
                 slowest_seconds: None,
                 artifact: None,
             }
