@@ -7,6 +7,7 @@
 //! - `image-check`: the executor image's final stage, proven in a debootstrapped root file system.
 //! - `bench`: flyte-sql side by side with its peers (connectorx, DuckDB, the Python plugin) and
 //!   the floor, on SQLite, PostgreSQL and MariaDB.
+//! - `fuzz [--seconds N] [--target NAME]`: the cargo-fuzz targets of `fuzz/`, N seconds each.
 
 // xtask is a command-line tool: it reports on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -14,6 +15,7 @@
 mod bench;
 mod codegen;
 mod conformance;
+mod fuzz;
 mod image;
 mod tidy;
 
@@ -35,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         "conformance" => conformance::run(&project_root()),
         "image-check" => image::run(&project_root()),
         "bench" => bench::run(&project_root()),
+        "fuzz" => fuzz::run(&project_root(), &args[1..]),
         "--help" | "-h" | "help" => {
             print_help();
             Ok(())
@@ -48,7 +51,7 @@ fn main() -> anyhow::Result<()> {
 
 fn print_help() {
     println!(
-        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)\n  conformance  decode everything flyte-sql emits with Python's flyteidl and compare with the goldens\n  image-check  run the release binary in a root file system with exactly the Dockerfile's final-stage packages (needs root)\n  bench     flyte-sql side by side with connectorx, DuckDB, the Python plugin and the floor (--sizes 100k,1m,10m --rounds 5 --backends sqlite,postgres,mariadb, or --quick)"
+        "cargo xtask <command>\n\ncommands:\n  tidy      check module docs, stubs and the allowed crate dependency edges\n  codegen   regenerate crates/flyte-sql-idl/src/generated (--check: fail if stale)\n  conformance  decode everything flyte-sql emits with Python's flyteidl and compare with the goldens\n  image-check  run the release binary in a root file system with exactly the Dockerfile's final-stage packages (needs root)\n  bench     flyte-sql side by side with connectorx, DuckDB, the Python plugin and the floor (--sizes 100k,1m,10m --rounds 5 --backends sqlite,postgres,mariadb, or --quick)\n  fuzz      run each fuzz target of fuzz/ for --seconds N (default 60; --target NAME for one) and report executions"
     );
 }
 

@@ -10,6 +10,14 @@ use crate::lexer::{Kind, Lexed, lex};
 use crate::python::python_str;
 use crate::statement::Statement;
 
+/// The longest query compatible mode splices, in bytes (16 MiB).
+///
+/// A value that contains the text of a placeholder is spliced again wherever that placeholder
+/// repeats, so a few dozen bytes of values can grow the query exponentially: the reference would
+/// build it until memory runs out. 16 MiB is far more than any real query (MySQL's default
+/// `max_allowed_packet` is 64 MiB) and keeps the lexing of the spliced text bounded too.
+pub(crate) const MAX_SPLICED_QUERY_BYTES: usize = 16 << 20;
+
 /// Splices the values into `query` exactly as the reference's `interpolate_query` does.
 ///
 /// The placeholders are those of the reference's regular expression (see
@@ -20,6 +28,9 @@ use crate::statement::Statement;
 /// value that contains the text of a later placeholder gets that text replaced too (the reference
 /// does the same). Afterwards, values that no placeholder used are an
 /// [`Error::CompatUnusedInputs`]. Nothing is quoted or escaped: the values become SQL.
+///
+/// Unlike the reference, a query that splicing would make longer than 16 MiB is refused
+/// ([`Error::SplicedQueryTooLarge`]) before it is built.
 ///
 /// ```
 /// use flyte_sql_model::{InputValues, Value};
@@ -45,6 +56,16 @@ pub fn interpolate_query(query: &str, inputs: &InputValues) -> Result<String> {
             name: placeholder.name.clone(),
             ty: value.primitive_type(),
         })?;
+        let occurrences = modified.matches(text).count();
+        let bytes = (modified.len() - occurrences * text.len())
+            .saturating_add(occurrences.saturating_mul(rendered.len()));
+        if bytes > MAX_SPLICED_QUERY_BYTES {
+            return Err(Error::SplicedQueryTooLarge {
+                name: placeholder.name,
+                bytes,
+                limit: MAX_SPLICED_QUERY_BYTES,
+            });
+        }
         modified = modified.replace(text, &rendered);
         matched.insert(placeholder.name);
     }

@@ -169,6 +169,20 @@ pub enum Error {
         /// Markers the lexer finds in the rendered text.
         found: usize,
     },
+    /// Compatible mode: splicing a value would make the query longer than flyte-sql allows (a
+    /// value holding the text of a placeholder is spliced again wherever that placeholder
+    /// repeats, which grows the query exponentially).
+    #[error(
+        "compatible mode: splicing input `{name}` would make the query {bytes} bytes long, over the limit of {limit} bytes; a value that contains the text of a placeholder is spliced again wherever that placeholder repeats: use safe interpolation, or values without `{{{{ .inputs.NAME }}}}` text"
+    )]
+    SplicedQueryTooLarge {
+        /// The input whose splicing would pass the limit.
+        name: String,
+        /// How long the query would become.
+        bytes: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// [`Dialect::parse`](crate::Dialect::parse) got a name it does not know.
     #[error(
         "unknown SQL dialect `{name}`: use one of sqlite, postgres, postgresql, mysql, mariadb"
@@ -195,7 +209,8 @@ impl Error {
             | Error::SplicedStatements { .. }
             | Error::SplicedBindMarker { .. }
             | Error::MisplacedPlaceholder { .. }
-            | Error::OwnBindMarker { .. } => ErrorKind::User,
+            | Error::OwnBindMarker { .. }
+            | Error::SplicedQueryTooLarge { .. } => ErrorKind::User,
             Error::MarkersMoved { .. } => ErrorKind::System,
         }
     }

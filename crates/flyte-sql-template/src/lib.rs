@@ -51,7 +51,8 @@
 //!
 //! # Crate features
 //!
-//! None.
+//! - `fuzzing`: exposes the lexer's tokens to the fuzz targets in `fuzz/` (`docs/fuzzing.md`);
+//!   not an API, never on in a build of the project.
 //!
 //! Not for direct use; the `flyte-sql` crate is the stable entry point.
 
@@ -60,6 +61,9 @@
 mod compat;
 mod dialect;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod lexer;
 mod python;
 mod render;

@@ -179,3 +179,24 @@ fn comments_are_not_quotes() {
             warning: string input `a` is spliced outside SQL quotes at byte 11, so its value runs as SQL: quote the placeholder ('{{ .inputs.a }}') or use safe interpolation"#]],
     );
 }
+
+#[test]
+fn a_value_holding_its_own_placeholder_cannot_grow_the_query_without_bound() {
+    // Found by the `template_render` fuzz target. Each repetition of the placeholder splices the
+    // value again into the copies of its own text, doubling the query: 17 repetitions would make
+    // 33 MB, a few more all the memory there is (the reference too).
+    let value = string("{{ .inputs.y }}{{ .inputs.y }}");
+    let inputs = InputValues::from([("y".to_owned(), value)]);
+    let query = ["{{ .inputs.y }}"; 17].join(" ");
+    let error = render(&query, Interpolation::Compat, Dialect::Sqlite, &inputs).unwrap_err();
+    assert_eq!(error.kind(), flyte_sql_template::ErrorKind::User);
+    expect!["compatible mode: splicing input `y` would make the query 33423376 bytes long, over the limit of 16777216 bytes; a value that contains the text of a placeholder is spliced again wherever that placeholder repeats: use safe interpolation, or values without `{{ .inputs.NAME }}` text"].assert_eq(&error.to_string());
+    // Below the limit the reference's splicing is kept, doubling included: 3 placeholders,
+    // doubled at each of their 3 splices.
+    let query = ["{{ .inputs.y }}"; 3].join(" ");
+    let sql = render(&query, Interpolation::Compat, Dialect::Sqlite, &inputs)
+        .unwrap()
+        .statement
+        .sql;
+    assert_eq!(sql.matches("{{ .inputs.y }}").count(), 3 * 2 * 2 * 2);
+}
