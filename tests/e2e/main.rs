@@ -25,3 +25,6 @@ mod execute;
 
 // The runtime with every path on S3, Azure and GCS, on servers the tests start themselves.
 mod object_stores;
+
+// SQLite's faults: locks, foreign files, timeouts, text that is not UTF-8, duplicate columns.
+mod sqlite_backend;

@@ -169,6 +169,8 @@ pub enum DatabaseFailure {
     Timeout,
     /// A constraint (unique, foreign key, not null, check) was violated.
     Constraint,
+    /// The database's machine failed it: a disk I/O error, a full disk, no memory.
+    Resources,
     /// Anything else: bad SQL, missing tables, permissions.
     Other,
 }
@@ -195,12 +197,7 @@ impl Error {
                     ErrorKind::User
                 }
             }
-            Error::Database { failure, .. } => match failure {
-                DatabaseFailure::ConnectionLost
-                | DatabaseFailure::Conflict
-                | DatabaseFailure::Timeout => ErrorKind::System,
-                DatabaseFailure::Constraint | DatabaseFailure::Other => ErrorKind::User,
-            },
+            Error::Database { failure, .. } => failure.kind(),
             Error::ConnectTimeout { .. }
             | Error::Pool { .. }
             | Error::StatementTimeout { .. }
@@ -253,12 +250,24 @@ impl Error {
     }
 }
 
+impl DatabaseFailure {
+    /// Who has to fix it: the system for lost connections, conflicts, timeouts and resources
+    /// (a retry may succeed), the task's author for the rest.
+    pub fn kind(self) -> ErrorKind {
+        match self {
+            DatabaseFailure::ConnectionLost
+            | DatabaseFailure::Conflict
+            | DatabaseFailure::Timeout
+            | DatabaseFailure::Resources => ErrorKind::System,
+            DatabaseFailure::Constraint | DatabaseFailure::Other => ErrorKind::User,
+        }
+    }
+}
+
 /// Classifies a driver message that diesel did not classify, by the phrases each backend uses.
 fn classify_message(message: &str) -> DatabaseFailure {
     let lower = message.to_ascii_lowercase();
     if lower.contains("deadlock")
-        || lower.contains("database is locked")
-        || lower.contains("database table is locked")
         || lower.contains("lock wait timeout")
         || lower.contains("could not serialize")
     {
@@ -297,7 +306,6 @@ mod tests {
                 "Deadlock found when trying to get lock; try restarting transaction",
                 DatabaseFailure::Conflict,
             ),
-            ("database is locked", DatabaseFailure::Conflict),
             (
                 "canceling statement due to statement timeout",
                 DatabaseFailure::Timeout,

@@ -10,6 +10,8 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -190,6 +192,95 @@ impl Drop for ParquetSink {
             tracing::warn!(directory = %self.directory, %error, "cannot remove a partial output");
         }
     }
+}
+
+/// Batches queued for the writer thread at most: with the batch being filled and the one being
+/// encoded, three batches are in memory.
+const QUEUED_BATCHES: usize = 1;
+
+/// A [`ParquetSink`] on its own thread: batches are encoded and written while the backend
+/// fetches the next ones. [`BackgroundWriter::commit`] publishes the output; dropping the writer
+/// uncommitted waits for the thread and removes what it wrote.
+pub(crate) struct BackgroundWriter {
+    batches: Option<SyncSender<RecordBatch>>,
+    thread: Option<JoinHandle<Result<ParquetSink>>>,
+}
+
+impl std::fmt::Debug for BackgroundWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackgroundWriter").finish_non_exhaustive()
+    }
+}
+
+impl BackgroundWriter {
+    /// Moves `sink` to a new writer thread.
+    pub(crate) fn start(sink: ParquetSink) -> Result<BackgroundWriter> {
+        let (batches, queue) = std::sync::mpsc::sync_channel(QUEUED_BATCHES);
+        let thread = std::thread::Builder::new()
+            .name("parquet-writer".to_owned())
+            .spawn(move || write_all(sink, &queue))
+            .map_err(|source| Error::Io {
+                path: "the Parquet writer thread".into(),
+                source,
+            })?;
+        Ok(BackgroundWriter {
+            batches: Some(batches),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a batch, waiting while the queue is full; the writer's error when it failed.
+    pub(crate) fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        let sent = match &self.batches {
+            Some(batches) => batches.send(batch).is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The writer thread stopped (it hangs up only on failure): its error is the answer.
+        self.join().map(drop)
+    }
+
+    /// Writes what is queued, finishes the file and makes it visible.
+    pub(crate) fn commit(mut self) -> Result<OutputLocation> {
+        self.join()?.commit()
+    }
+
+    fn join(&mut self) -> Result<ParquetSink> {
+        drop(self.batches.take());
+        let thread = self.thread.take().ok_or_else(|| Error::Parquet {
+            source: parquet::errors::ParquetError::General(
+                "the Parquet writer already stopped".to_owned(),
+            ),
+        })?;
+        thread.join().unwrap_or_else(|_| {
+            Err(Error::Parquet {
+                source: parquet::errors::ParquetError::General(
+                    "the Parquet writer thread panicked".to_owned(),
+                ),
+            })
+        })
+    }
+}
+
+impl Drop for BackgroundWriter {
+    fn drop(&mut self) {
+        // Uncommitted: the sink is dropped once the thread ends, which removes the partial
+        // output before the run reports its failure.
+        if self.thread.is_some() {
+            drop(self.join());
+        }
+    }
+}
+
+/// The writer thread: writes every batch until the queue closes; stops at the first failure,
+/// dropping the sink (and with it the partial output).
+fn write_all(mut sink: ParquetSink, queue: &Receiver<RecordBatch>) -> Result<ParquetSink> {
+    for batch in queue {
+        sink.write(&batch)?;
+    }
+    Ok(sink)
 }
 
 /// 32 lowercase hex digits that differ between calls and processes, for output directory names
