@@ -366,6 +366,43 @@ mod tests {
         );
     }
 
+    /// A batch the writer thread cannot write stops the run with the writer's error (at the next
+    /// write or at the commit) and leaves nothing behind.
+    #[test]
+    fn a_failed_background_write_is_reported_and_removes_the_output() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+        let sink = ParquetSink::create(
+            &local(parent.path()),
+            schema,
+            &ParquetOptions::reference_compatible(),
+        )
+        .expect("sink");
+        let mut writer = BackgroundWriter::start(sink).expect("writer thread");
+        let wrong = Arc::new(Schema::new(vec![Field::new("x", DataType::Utf8, true)]));
+        let batch = RecordBatch::try_new(
+            wrong,
+            vec![Arc::new(arrow_array::StringArray::from(vec!["a"]))],
+        )
+        .expect("batch");
+        let mut failed = None;
+        for _ in 0..3 {
+            if let Err(error) = writer.write(batch.clone()) {
+                failed = Some(error);
+                break;
+            }
+        }
+        let error = match failed {
+            Some(error) => error,
+            None => writer.commit().expect_err("the writer failed"),
+        };
+        assert!(matches!(error, Error::Parquet { .. }), "{error}");
+        assert_eq!(
+            std::fs::read_dir(parent.path()).expect("read dir").count(),
+            0
+        );
+    }
+
     #[test]
     fn a_committed_output_is_in_the_reference_layout() {
         let parent = tempfile::tempdir().expect("temp dir");
