@@ -40,3 +40,6 @@ mod postgres_backend;
 
 // The secret-redaction audit: every subcommand and failure path, every output channel.
 mod audit;
+
+// SQLite's faults: locks, foreign files, timeouts, text that is not UTF-8, duplicate columns.
+mod sqlite_backend;

@@ -5,12 +5,10 @@
 //! PostgreSQL URL silently becoming a SQLite file); this manager picks the backend from the URI
 //! and reports that backend's error.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::TimeDelta;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-use diesel::connection::SimpleConnection;
 use flyte_sql_config::{ConnectOptions, DatabaseUri};
 
 use crate::error::{Error, Result};
@@ -32,19 +30,18 @@ pub(crate) enum AnyConnection {
 
 impl AnyConnection {
     fn ping(&mut self) -> Result<()> {
-        let step = "connection check";
         match self {
+            // A SQLite connection is an open file: nothing to lose. A statement would only take
+            // a lock, and a lock held elsewhere is the query's to wait for and report.
             #[cfg(feature = "sqlite")]
-            AnyConnection::Sqlite(connection) => connection
-                .batch_execute("SELECT 1")
-                .map_err(|error| Error::database(step, error)),
+            AnyConnection::Sqlite(_) => Ok(()),
             #[cfg(feature = "postgres")]
             AnyConnection::Postgres(client) => crate::postgres::ping(client),
             #[cfg(feature = "mysql")]
             AnyConnection::Mysql(session) => session
                 .connection
                 .ping()
-                .map_err(|error| crate::mysql::database_error(step, &error)),
+                .map_err(|error| crate::mysql::database_error("connection check", &error)),
         }
     }
 
@@ -117,14 +114,20 @@ fn not_enabled(options: &ConnectOptions) -> Error {
     Error::BackendNotEnabled { backend, feature }
 }
 
+/// The last error of a [`ConnectionManager`], kept for the pool's caller: r2d2 keeps only an
+/// error's message, and reports a timeout of its own instead of it.
+pub(crate) type LastError = Arc<Mutex<Option<Error>>>;
+
 /// The r2d2 manager: opens connections of the URI's backend.
 ///
 /// The executor opens its first connection itself, to report a failure at once and with its
 /// cause (r2d2 would retry until its timeout and keep only the message), and parks it here for
-/// the pool's first `connect`.
+/// the pool's first `connect`. Later failures are kept in [`LastError`], which the executor
+/// reports instead of the pool's timeout.
 pub(crate) struct ConnectionManager {
     settings: ConnectSettings,
     warm: Mutex<Option<AnyConnection>>,
+    last_error: LastError,
 }
 
 impl ConnectionManager {
@@ -132,7 +135,27 @@ impl ConnectionManager {
         ConnectionManager {
             settings,
             warm: Mutex::new(Some(first)),
+            last_error: LastError::default(),
         }
+    }
+
+    /// Where this manager keeps its last connect or check error.
+    pub(crate) fn last_error(&self) -> LastError {
+        Arc::clone(&self.last_error)
+    }
+
+    /// Keeps `error` as the last error and gives r2d2 a copy of its message (r2d2 keeps only
+    /// that).
+    fn keep(&self, error: Error) -> Error {
+        let copy = Error::Connect {
+            uri: self.settings.redacted_uri.clone(),
+            message: error.to_string(),
+            transient: error.recoverable(),
+        };
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error);
+        }
+        copy
     }
 }
 
@@ -156,12 +179,12 @@ impl r2d2::ManageConnection for ConnectionManager {
             .unwrap_or_default();
         match warm {
             Some(connection) => Ok(connection),
-            None => self.settings.establish(),
+            None => self.settings.establish().map_err(|error| self.keep(error)),
         }
     }
 
     fn is_valid(&self, connection: &mut AnyConnection) -> Result<()> {
-        connection.ping()
+        connection.ping().map_err(|error| self.keep(error))
     }
 
     fn has_broken(&self, connection: &mut AnyConnection) -> bool {

@@ -167,9 +167,9 @@ pub enum DatabaseFailure {
     Conflict,
     /// The statement was cancelled by the statement timeout.
     Timeout,
-    /// The server could not run it, through no fault of the statement: it ran out of a resource
-    /// (connections, memory, threads, disk), an operator intervened, or it had an internal or
-    /// I/O error. Retrying later may succeed.
+    /// The database could not run it, through no fault of the statement: it ran out of a
+    /// resource (connections, memory, threads, disk), an operator intervened, or it had an
+    /// internal or I/O error. Retrying later may succeed.
     Server,
     /// A constraint (unique, foreign key, not null, check) was violated.
     Constraint,
@@ -199,13 +199,7 @@ impl Error {
                     ErrorKind::User
                 }
             }
-            Error::Database { failure, .. } => match failure {
-                DatabaseFailure::ConnectionLost
-                | DatabaseFailure::Conflict
-                | DatabaseFailure::Timeout
-                | DatabaseFailure::Server => ErrorKind::System,
-                DatabaseFailure::Constraint | DatabaseFailure::Other => ErrorKind::User,
-            },
+            Error::Database { failure, .. } => failure.kind(),
             Error::ConnectTimeout { .. }
             | Error::Pool { .. }
             | Error::StatementTimeout { .. }
@@ -258,12 +252,24 @@ impl Error {
     }
 }
 
+impl DatabaseFailure {
+    /// Who has to fix it: the system for lost connections, conflicts, timeouts and server faults
+    /// (a retry may succeed), the task's author for the rest.
+    pub fn kind(self) -> ErrorKind {
+        match self {
+            DatabaseFailure::ConnectionLost
+            | DatabaseFailure::Conflict
+            | DatabaseFailure::Timeout
+            | DatabaseFailure::Server => ErrorKind::System,
+            DatabaseFailure::Constraint | DatabaseFailure::Other => ErrorKind::User,
+        }
+    }
+}
+
 /// Classifies a driver message that diesel did not classify, by the phrases each backend uses.
 fn classify_message(message: &str) -> DatabaseFailure {
     let lower = message.to_ascii_lowercase();
     if lower.contains("deadlock")
-        || lower.contains("database is locked")
-        || lower.contains("database table is locked")
         || lower.contains("lock wait timeout")
         || lower.contains("could not serialize")
     {
@@ -302,7 +308,6 @@ mod tests {
                 "Deadlock found when trying to get lock; try restarting transaction",
                 DatabaseFailure::Conflict,
             ),
-            ("database is locked", DatabaseFailure::Conflict),
             (
                 "canceling statement due to statement timeout",
                 DatabaseFailure::Timeout,

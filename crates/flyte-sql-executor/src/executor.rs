@@ -9,7 +9,7 @@ use flyte_sql_model::{InputValues, Output, OutputColumn, SqlTask};
 use flyte_sql_storage::Location;
 use flyte_sql_template::{Dialect, Statement};
 
-use crate::connection::{AnyConnection, ConnectSettings, ConnectionManager};
+use crate::connection::{AnyConnection, ConnectSettings, ConnectionManager, LastError};
 use crate::error::{Error, Result};
 use crate::output::{OutputLocation, ParquetOptions};
 use crate::stream::{Described, Progress, RowSink, SinkSettings};
@@ -105,6 +105,8 @@ pub struct TableResult {
 /// Runs tasks against one database through an r2d2 pool.
 pub struct Executor {
     pool: r2d2::Pool<ConnectionManager>,
+    /// The pool's last connect or check error, reported instead of its timeout.
+    last_error: LastError,
     backend: Backend,
     settings: ConnectSettings,
 }
@@ -139,13 +141,16 @@ impl Executor {
             #[allow(unreachable_patterns)]
             _ => pool.max_connections.max(1),
         };
+        let manager = ConnectionManager::new(settings.clone(), first);
+        let last_error = manager.last_error();
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(0))
             .connection_timeout(pool.checkout_timeout)
-            .build_unchecked(ConnectionManager::new(settings.clone(), first));
+            .build_unchecked(manager);
         Ok(Executor {
             pool,
+            last_error,
             backend: uri.backend(),
             settings,
         })
@@ -197,7 +202,14 @@ impl Executor {
         progress: &mut dyn Progress,
     ) -> Result<RunReport> {
         statement.ready_to_send()?;
-        let mut connection = self.pool.get().map_err(|source| Error::Pool { source })?;
+        let mut connection = self.pool.get().map_err(|source| {
+            // The database's own reason when there is one: the pool's timeout would hide it.
+            self.last_error
+                .lock()
+                .ok()
+                .and_then(|mut last| last.take())
+                .unwrap_or(Error::Pool { source })
+        })?;
         let started = Instant::now();
         tracing::info!(
             backend = self.backend.name(),
@@ -252,7 +264,7 @@ impl Executor {
     ) -> Result<TableResult> {
         let described: Option<Vec<Described>> = match connection {
             #[cfg(feature = "sqlite")]
-            AnyConnection::Sqlite(connection) => crate::sqlite::describe(connection, statement),
+            AnyConnection::Sqlite(connection) => crate::sqlite::describe(connection, statement)?,
             #[cfg(feature = "postgres")]
             AnyConnection::Postgres(connection) => crate::postgres::describe(connection, statement),
             #[cfg(feature = "mysql")]

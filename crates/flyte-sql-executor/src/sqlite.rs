@@ -8,10 +8,9 @@
 use std::path::Path;
 
 use diesel::RunQueryDsl;
-use diesel::connection::{Connection, DefaultLoadingMode, SimpleConnection};
-use diesel::deserialize::QueryableByName;
+use diesel::connection::{Connection, DefaultLoadingMode, LoadConnection, SimpleConnection};
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::row::{Field, NamedRow, Row};
+use diesel::row::{Field, Row};
 use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
 use diesel::sqlite::{Sqlite, SqliteConnection, SqliteType};
 use flyte_sql_config::{SqliteDatabase, SqliteIsolationLevel, SqliteOptions};
@@ -19,7 +18,7 @@ use flyte_sql_model::{PrimitiveType, Value};
 use flyte_sql_template::Statement;
 
 use crate::datum::Datum;
-use crate::error::{Error, Result};
+use crate::error::{DatabaseFailure, Error, ErrorKind, Result};
 use crate::stream::{self, Described, Hint, RowSink};
 use crate::types::{ColumnType, precision_and_scale};
 
@@ -46,55 +45,128 @@ pub(crate) fn connect(options: &SqliteOptions, redacted_uri: &str) -> Result<Sql
         });
     }
     let mut connection =
-        SqliteConnection::establish(&options.open_filename()).map_err(|error| Error::Connect {
-            uri: redacted_uri.to_owned(),
-            message: error.to_string(),
-            transient: false,
+        SqliteConnection::establish(&options.open_filename()).map_err(|error| {
+            let message = match error {
+                diesel::ConnectionError::BadConnection(message) => message,
+                other => other.to_string(),
+            };
+            Error::Connect {
+                uri: redacted_uri.to_owned(),
+                transient: classify(&message).kind() == ErrorKind::System,
+                message,
+            }
         })?;
+    // Reading the header at once (within the busy timeout) makes a locked file or one that is
+    // not a database fail here, with SQLite's own message, instead of at the first statement.
     connection
         .batch_execute(&format!(
-            "PRAGMA busy_timeout = {};",
+            "PRAGMA busy_timeout = {}; PRAGMA schema_version;",
             options.busy_timeout.as_millis()
         ))
-        .map_err(|error| Error::database("connect", error))?;
+        .map_err(|error| match database_error("connect", error) {
+            Error::Database {
+                failure, message, ..
+            } => Error::Connect {
+                uri: redacted_uri.to_owned(),
+                transient: failure.kind() == ErrorKind::System,
+                message,
+            },
+            other => other,
+        })?;
     Ok(connection)
 }
 
-/// The row type diesel builds for each result row: it pushes the row into the current sink.
-struct SinkRow;
+/// SQLite's fixed messages (`sqlite3_errstr`) of the primary result codes that are not the
+/// user's SQL, with what they are; diesel passes on only the message. The table in
+/// `docs/faults.md` is this one.
+const RESULT_CODES: &[(&str, DatabaseFailure)] = &[
+    // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_PROTOCOL: another connection holds a lock.
+    ("database is locked", DatabaseFailure::Conflict),
+    ("database table is locked", DatabaseFailure::Conflict),
+    ("locking protocol", DatabaseFailure::Conflict),
+    // SQLITE_INTERRUPT
+    ("interrupted", DatabaseFailure::Timeout),
+    // SQLITE_IOERR, SQLITE_FULL, SQLITE_NOMEM, SQLITE_NOLFS: the machine, not the task.
+    ("disk I/O error", DatabaseFailure::Server),
+    ("database or disk is full", DatabaseFailure::Server),
+    ("out of memory", DatabaseFailure::Server),
+    ("large file support is disabled", DatabaseFailure::Server),
+    // SQLITE_NOTADB, SQLITE_CORRUPT, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM,
+    // SQLITE_AUTH: the file or its permissions, which a retry does not change.
+    ("file is not a database", DatabaseFailure::Other),
+    ("database disk image is malformed", DatabaseFailure::Other),
+    ("unable to open database file", DatabaseFailure::Other),
+    (
+        "attempt to write a readonly database",
+        DatabaseFailure::Other,
+    ),
+    ("access permission denied", DatabaseFailure::Other),
+    ("authorization denied", DatabaseFailure::Other),
+];
 
-impl QueryableByName<Sqlite> for SinkRow {
-    fn build<'a>(row: &impl NamedRow<'a, Sqlite>) -> diesel::deserialize::Result<Self> {
-        stream::with_current(|sink| {
-            if sink.needs_names() {
-                sink.set_names(stream::field_names(row))?;
-            }
-            for index in 0..row.field_count() {
-                let field = Row::get(row, index)
-                    .ok_or("a row has fewer fields than announced")
-                    .map_err(|message| Error::Database {
-                        step: "query",
-                        failure: crate::error::DatabaseFailure::Other,
-                        message: message.to_owned(),
-                    })?;
-                match field.value() {
-                    None => sink.append(index, Datum::Null)?,
-                    Some(mut value) => {
-                        let datum = match value.value_type() {
-                            Some(SqliteType::Long) => Datum::Int(value.read_long()),
-                            Some(SqliteType::Double) => Datum::Float(value.read_double()),
-                            Some(SqliteType::Binary) => Datum::Bytes(value.read_blob()),
-                            Some(_) => Datum::Text(value.read_text()),
-                            None => Datum::Null,
-                        };
-                        sink.append(index, datum)?;
-                    }
-                }
-            }
-            sink.end_row()
-        })?;
-        Ok(SinkRow)
+/// The failure a SQLite message stands for: a whole-message match of [`RESULT_CODES`], which
+/// is a result-code lookup; anything else is the statement's own problem.
+pub(crate) fn classify(message: &str) -> DatabaseFailure {
+    RESULT_CODES
+        .iter()
+        .find(|(text, _)| *text == message)
+        .map_or(DatabaseFailure::Other, |(_, failure)| *failure)
+}
+
+/// A diesel error of a SQLite statement, classified by its result code.
+pub(crate) fn database_error(step: &'static str, error: diesel::result::Error) -> Error {
+    match Error::database(step, error) {
+        Error::Database {
+            step,
+            failure: DatabaseFailure::Other,
+            message,
+        } => Error::Database {
+            step,
+            failure: classify(&message),
+            message,
+        },
+        other => other,
     }
+}
+
+/// Appends one result row to the sink.
+fn push_row<'a>(row: &impl Row<'a, Sqlite>, sink: &mut RowSink) -> Result<()> {
+    for index in 0..row.field_count() {
+        let field = Row::get(row, index).ok_or_else(|| Error::Database {
+            step: "query",
+            failure: DatabaseFailure::Other,
+            message: "a row has fewer fields than announced".to_owned(),
+        })?;
+        let Some(mut value) = field.value() else {
+            sink.append(index, Datum::Null)?;
+            continue;
+        };
+        let datum = match value.value_type() {
+            Some(SqliteType::Long) => Datum::Int(value.read_long()),
+            Some(SqliteType::Double) => Datum::Float(value.read_double()),
+            Some(SqliteType::Binary) => Datum::Bytes(value.read_blob()),
+            Some(_) => {
+                // diesel replaces bytes that are not UTF-8 with U+FFFD; only then are the
+                // stored bytes looked at, to refuse text that is not text.
+                if value.read_text().contains(char::REPLACEMENT_CHARACTER)
+                    && std::str::from_utf8(value.read_blob()).is_err()
+                {
+                    let column = sink.column_name(index);
+                    return Err(Error::Conversion {
+                        column: column.to_owned(),
+                        row: sink.row_number(),
+                        problem: format!(
+                            "the text is not valid UTF-8: read it as bytes with `CAST({column} AS BLOB)`, or fix the stored value"
+                        ),
+                    });
+                }
+                Datum::Text(value.read_text())
+            }
+            None => Datum::Null,
+        };
+        sink.append(index, datum)?;
+    }
+    sink.end_row()
 }
 
 fn boxed_query(statement: &Statement) -> BoxedSqlQuery<'_, Sqlite, SqlQuery> {
@@ -153,18 +225,23 @@ struct ViewColumn {
 /// parameters) whose columns `pragma_table_info` lists. The view is created by one prepared
 /// statement over a query the template's lexer proved to be one statement, so nothing after it
 /// can run. `None` when SQLite cannot make a view of it (not a SELECT, for example); the types
-/// then come from the values.
+/// then come from the values. A failure of the database itself (a lock held too long) is an
+/// error: the query would only wait for it again.
 pub(crate) fn describe(
     connection: &mut SqliteConnection,
     statement: &Statement,
-) -> Option<Vec<Described>> {
+) -> Result<Option<Vec<Described>>> {
     let view = format!("flyte_sql_describe_{}", crate::output::random_hex());
     let body = statement.body_with_markers(|_, bind| bind_cast(&bind.value));
     if let Err(error) =
         diesel::sql_query(format!("CREATE TEMP VIEW \"{view}\" AS {body}")).execute(connection)
     {
+        let error = database_error("describe", error);
+        if error.kind() == ErrorKind::System {
+            return Err(error);
+        }
         tracing::debug!(%error, "describe step: sqlite cannot make a view of the query; typing by values");
-        return None;
+        return Ok(None);
     }
     let columns = diesel::sql_query("SELECT name, type FROM pragma_table_info(?)")
         .bind::<Text, _>(&view)
@@ -173,22 +250,41 @@ pub(crate) fn describe(
     {
         tracing::warn!(%error, "describe step: cannot drop the temporary view");
     }
-    match columns {
-        Ok(columns) if !columns.is_empty() => Some(
-            columns
-                .into_iter()
-                .map(|column| Described {
-                    hint: hint_for_declared_type(&column.r#type),
-                    name: column.name,
-                })
-                .collect(),
-        ),
-        Ok(_) => None,
+    let columns = match columns {
+        Ok(columns) if !columns.is_empty() => columns,
+        Ok(_) => return Ok(None),
         Err(error) => {
             tracing::debug!(%error, "describe step: cannot list the view's columns");
-            None
+            return Ok(None);
         }
+    };
+    let names: Vec<&str> = columns.iter().map(|column| column.name.as_str()).collect();
+    if let Some(column) = renamed_duplicate(&names) {
+        return Err(Error::DuplicateColumn {
+            column: column.to_owned(),
+        });
     }
+    Ok(Some(
+        columns
+            .into_iter()
+            .map(|column| Described {
+                hint: hint_for_declared_type(&column.r#type),
+                name: column.name,
+            })
+            .collect(),
+    ))
+}
+
+/// The repeated name behind a view column SQLite renamed: a view makes `a, a` into `a, a:1`
+/// (then `a:2`, ...), where the query itself returns two columns named `a`.
+fn renamed_duplicate<'a>(names: &[&'a str]) -> Option<&'a str> {
+    names.iter().find_map(|name| {
+        let (base, counter) = name.rsplit_once(':')?;
+        let renamed = !counter.is_empty()
+            && counter.bytes().all(|b| b.is_ascii_digit())
+            && names.contains(&base);
+        renamed.then_some(base)
+    })
 }
 
 /// The column type for a declared SQLite type, following SQLite's affinity rules and the type
@@ -237,23 +333,35 @@ pub(crate) fn hint_for_declared_type(declared: &str) -> Hint {
 pub(crate) fn stream(
     connection: &mut SqliteConnection,
     statement: &Statement,
-    sink: RowSink,
+    mut sink: RowSink,
     on_row: &mut dyn FnMut(u64),
 ) -> (RowSink, Result<()>) {
-    stream::with_sink(sink, || {
-        let rows = boxed_query(statement)
-            .load_iter::<SinkRow, DefaultLoadingMode>(connection)
-            .map_err(|error| Error::database("query", error))?;
-        // diesel's SQLite iterator is not fused: polled again after `None`, it restarts the
-        // query. `fuse` makes the end final (regression test: `sqlite_iterator_is_fused`).
-        let mut count = 0;
-        for row in rows.fuse() {
-            row.map_err(|error| stream::unbox_error("query", error))?;
-            count += 1;
-            on_row(count);
+    let loaded = load_into(connection, statement, &mut sink, on_row);
+    (sink, loaded)
+}
+
+fn load_into(
+    connection: &mut SqliteConnection,
+    statement: &Statement,
+    sink: &mut RowSink,
+    on_row: &mut dyn FnMut(u64),
+) -> Result<()> {
+    // diesel's row cursor, without a row type: each row goes straight into the sink.
+    let rows = LoadConnection::<DefaultLoadingMode>::load(connection, boxed_query(statement))
+        .map_err(|error| database_error("query", error))?;
+    // diesel's SQLite iterator is not fused: polled again after `None`, it restarts the
+    // query. `fuse` makes the end final (regression test: `sqlite_iterator_is_fused`).
+    let mut count = 0;
+    for row in rows.fuse() {
+        let row = row.map_err(|error| database_error("query", error))?;
+        if sink.needs_names() {
+            sink.set_names(stream::field_names(&row))?;
         }
-        Ok(())
-    })
+        push_row(&row, sink)?;
+        count += 1;
+        on_row(count);
+    }
+    Ok(())
 }
 
 /// Runs a statement without output in a transaction; returns the rows it changed.
@@ -269,7 +377,7 @@ pub(crate) fn execute(
         SqliteIsolationLevel::Immediate => connection.immediate_transaction(run),
         SqliteIsolationLevel::Exclusive => connection.exclusive_transaction(run),
     }
-    .map_err(|error| Error::database("statement", error))?;
+    .map_err(|error| database_error("statement", error))?;
     Ok(affected as u64)
 }
 
@@ -305,6 +413,63 @@ mod tests {
                 "{declared}"
             );
         }
+    }
+
+    #[test]
+    fn result_code_messages_classify_whole() {
+        let cases = [
+            (
+                "database is locked",
+                DatabaseFailure::Conflict,
+                ErrorKind::System,
+            ),
+            (
+                "database table is locked",
+                DatabaseFailure::Conflict,
+                ErrorKind::System,
+            ),
+            ("disk I/O error", DatabaseFailure::Server, ErrorKind::System),
+            (
+                "database or disk is full",
+                DatabaseFailure::Server,
+                ErrorKind::System,
+            ),
+            ("interrupted", DatabaseFailure::Timeout, ErrorKind::System),
+            (
+                "file is not a database",
+                DatabaseFailure::Other,
+                ErrorKind::User,
+            ),
+            (
+                "unable to open database file",
+                DatabaseFailure::Other,
+                ErrorKind::User,
+            ),
+            (
+                "attempt to write a readonly database",
+                DatabaseFailure::Other,
+                ErrorKind::User,
+            ),
+            // A table named like a result code is still the query's problem.
+            (
+                "no such table: database is locked",
+                DatabaseFailure::Other,
+                ErrorKind::User,
+            ),
+        ];
+        for (message, failure, kind) in cases {
+            assert_eq!(classify(message), failure, "{message}");
+            assert_eq!(failure.kind(), kind, "{message}");
+        }
+    }
+
+    #[test]
+    fn renamed_view_columns_are_duplicates() {
+        assert_eq!(renamed_duplicate(&["a", "a:1"]), Some("a"));
+        assert_eq!(renamed_duplicate(&["a", "b", "a:1", "a:2"]), Some("a"));
+        assert_eq!(renamed_duplicate(&["a", "b:1"]), None);
+        assert_eq!(renamed_duplicate(&["a", "a:x"]), None);
+        assert_eq!(renamed_duplicate(&["a", "a:"]), None);
     }
 
     /// diesel's SQLite row iterator restarts the query when polled after its end; ours must not.

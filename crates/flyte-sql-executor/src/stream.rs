@@ -4,9 +4,9 @@
 //! Column types come, in this order, from the declared output columns, from the describe step,
 //! and from the values of the first batch (SQLite expressions, or when the describe step could
 //! not run). Rows are pushed straight into Arrow builders; a full batch goes to the Parquet writer
-//! at once, so at most one batch of rows is in memory.
+//! thread, which encodes it while the next one is fetched. The queue between them holds one
+//! batch, so at most three batches of rows are in memory: filling, queued, encoding.
 
-use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
@@ -15,7 +15,7 @@ use flyte_sql_model::OutputColumn;
 use crate::builder::BatchBuilder;
 use crate::datum::{Datum, OwnedDatum};
 use crate::error::{Error, Result};
-use crate::output::{OutputLocation, ParquetOptions, ParquetSink};
+use crate::output::{BackgroundWriter, OutputLocation, ParquetOptions, ParquetSink};
 use crate::types::{Column, ColumnType};
 
 /// What the describe step found out about one result column.
@@ -81,10 +81,10 @@ enum State {
         rows: Vec<Vec<OwnedDatum>>,
         row: Vec<OwnedDatum>,
     },
-    /// Streaming into builders.
+    /// Streaming into builders; full batches go to the writer thread.
     Streaming {
         batch: Box<BatchBuilder>,
-        parquet: Box<ParquetSink>,
+        parquet: BackgroundWriter,
     },
 }
 
@@ -130,6 +130,14 @@ impl RowSink {
             Some(State::Inferring { rows, .. }) => rows.len() as u64 + 1,
             _ => self.rows + 1,
         }
+    }
+
+    /// The name of result column `index`, for messages.
+    pub(crate) fn column_name(&self, index: usize) -> &str {
+        self.names
+            .as_ref()
+            .and_then(|names| names.get(index))
+            .map_or("?", String::as_str)
     }
 
     /// Whether the result's column names are still to be learnt from the first row.
@@ -233,11 +241,14 @@ impl RowSink {
             });
         }
         let batch = BatchBuilder::new(columns, self.settings.batch_rows);
-        let parquet =
-            ParquetSink::create(&self.settings.out, batch.schema(), &self.settings.parquet)?;
+        let parquet = BackgroundWriter::start(ParquetSink::create(
+            &self.settings.out,
+            batch.schema(),
+            &self.settings.parquet,
+        )?)?;
         self.state = Some(State::Streaming {
             batch: Box::new(batch),
-            parquet: Box::new(parquet),
+            parquet,
         });
         for row in rows {
             for (index, value) in row.iter().enumerate() {
@@ -268,8 +279,10 @@ impl RowSink {
         Ok(())
     }
 
-    /// Ends the current row; a full batch is written out.
+    /// Ends the current row; a full batch is written out. Fails once the statement timeout has
+    /// passed: checked at every row, since the backend may not be able to cancel a statement.
     pub(crate) fn end_row(&mut self) -> Result<()> {
+        self.check_deadline()?;
         match &mut self.state {
             Some(State::Streaming { .. }) => self.end_streaming_row(),
             Some(State::Inferring { rows, row, .. }) => {
@@ -297,12 +310,18 @@ impl RowSink {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
-        if let Some((started, timeout)) = self.settings.deadline
-            && started.elapsed() > timeout
-        {
-            return Err(Error::StatementTimeout { timeout });
+    /// The statement timeout error once it has passed.
+    pub(crate) fn check_deadline(&self) -> Result<()> {
+        match self.settings.deadline {
+            Some((started, timeout)) if started.elapsed() > timeout => {
+                Err(Error::StatementTimeout { timeout })
+            }
+            _ => Ok(()),
         }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.check_deadline()?;
         let Some(State::Streaming { batch, parquet }) = &mut self.state else {
             return Ok(());
         };
@@ -314,7 +333,7 @@ impl RowSink {
             let length = finished.num_rows().min(self.settings.preview_rows);
             self.preview = Some(finished.slice(0, length));
         }
-        parquet.write(&finished)?;
+        parquet.write(finished)?;
         Ok(())
     }
 
@@ -428,57 +447,6 @@ fn match_declared(declared: &[OutputColumn], names: &[String]) -> Result<Vec<usi
         }
     }
     Ok(targets)
-}
-
-thread_local! {
-    /// The sink of the query this thread is loading. diesel hands rows only to
-    /// `QueryableByName::build`, a function without a receiver; parking the sink here lets each
-    /// row go straight into the Arrow builders instead of through an owned row per value.
-    static CURRENT: RefCell<Option<RowSink>> = const { RefCell::new(None) };
-}
-
-/// Runs `load` with `sink` as the current sink of this thread, then returns the sink.
-///
-/// `load` iterates a diesel query whose row type calls [`with_current`] from `build`.
-pub(crate) fn with_sink<T>(
-    sink: RowSink,
-    load: impl FnOnce() -> Result<T>,
-) -> (RowSink, Result<T>) {
-    CURRENT.with(|current| *current.borrow_mut() = Some(sink));
-    let result = load();
-    let sink = CURRENT
-        .with(|current| current.borrow_mut().take())
-        .expect("the sink stays parked while loading");
-    (sink, result)
-}
-
-/// Calls `f` with the current sink; errors are boxed for diesel and unboxed by
-/// [`unbox_error`].
-pub(crate) fn with_current<T>(
-    f: impl FnOnce(&mut RowSink) -> Result<T>,
-) -> diesel::deserialize::Result<T> {
-    CURRENT.with(|current| {
-        let mut current = current.borrow_mut();
-        let sink = current
-            .as_mut()
-            .ok_or("a row arrived without a sink; this is a bug in flyte-sql")?;
-        f(sink).map_err(|error| Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
-    })
-}
-
-/// Turns a diesel error that carries one of our errors (from [`with_current`]) back into it.
-pub(crate) fn unbox_error(step: &'static str, error: diesel::result::Error) -> Error {
-    match error {
-        diesel::result::Error::DeserializationError(boxed) => match boxed.downcast::<Error>() {
-            Ok(ours) => *ours,
-            Err(other) => Error::Database {
-                step,
-                failure: crate::error::DatabaseFailure::Other,
-                message: other.to_string(),
-            },
-        },
-        other => Error::database(step, other),
-    }
 }
 
 /// The column names of a result row, `columnN` (1-based) where the driver gives none.
