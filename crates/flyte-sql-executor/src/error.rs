@@ -215,41 +215,6 @@ impl Error {
     pub fn recoverable(&self) -> bool {
         self.kind() == ErrorKind::System
     }
-
-    pub(crate) fn database(step: &'static str, error: diesel::result::Error) -> Error {
-        use diesel::result::DatabaseErrorKind as Kind;
-        let (failure, message) = match &error {
-            diesel::result::Error::DatabaseError(kind, info) => {
-                let message = info.message().to_owned();
-                let failure = match kind {
-                    Kind::ClosedConnection | Kind::UnableToSendCommand => {
-                        DatabaseFailure::ConnectionLost
-                    }
-                    Kind::SerializationFailure => DatabaseFailure::Conflict,
-                    Kind::UniqueViolation
-                    | Kind::ForeignKeyViolation
-                    | Kind::NotNullViolation
-                    | Kind::CheckViolation
-                    | Kind::ExclusionViolation
-                    | Kind::RestrictViolation => DatabaseFailure::Constraint,
-                    _ => classify_message(&message),
-                };
-                (failure, message)
-            }
-            diesel::result::Error::BrokenTransactionManager => {
-                (DatabaseFailure::ConnectionLost, error.to_string())
-            }
-            other => {
-                let message = other.to_string();
-                (classify_message(&message), message)
-            }
-        };
-        Error::Database {
-            step,
-            failure,
-            message,
-        }
-    }
 }
 
 impl DatabaseFailure {
@@ -266,62 +231,12 @@ impl DatabaseFailure {
     }
 }
 
-/// Classifies a driver message that diesel did not classify, by the phrases each backend uses.
-fn classify_message(message: &str) -> DatabaseFailure {
-    let lower = message.to_ascii_lowercase();
-    if lower.contains("deadlock")
-        || lower.contains("lock wait timeout")
-        || lower.contains("could not serialize")
-    {
-        DatabaseFailure::Conflict
-    } else if lower.contains("statement timeout")
-        || lower.contains("max_statement_time")
-        || lower.contains("maximum statement execution time")
-        || lower.contains("query execution was interrupted")
-    {
-        DatabaseFailure::Timeout
-    } else if lower.contains("server has gone away")
-        || lower.contains("lost connection")
-        || lower.contains("server closed the connection")
-        || lower.contains("terminating connection")
-        || lower.contains("connection reset")
-        || lower.contains("broken pipe")
-    {
-        DatabaseFailure::ConnectionLost
-    } else {
-        DatabaseFailure::Other
-    }
-}
-
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn messages_classify_transient_faults() {
-        let cases = [
-            ("deadlock detected", DatabaseFailure::Conflict),
-            (
-                "Deadlock found when trying to get lock; try restarting transaction",
-                DatabaseFailure::Conflict,
-            ),
-            (
-                "canceling statement due to statement timeout",
-                DatabaseFailure::Timeout,
-            ),
-            (
-                "MySQL server has gone away",
-                DatabaseFailure::ConnectionLost,
-            ),
-            ("no such table: tracks", DatabaseFailure::Other),
-        ];
-        for (message, expected) in cases {
-            assert_eq!(classify_message(message), expected, "{message}");
-        }
-    }
 
     #[test]
     fn bad_sql_is_a_user_error_and_not_recoverable() {

@@ -113,19 +113,37 @@ pub(crate) fn classify(message: &str) -> DatabaseFailure {
         .map_or(DatabaseFailure::Other, |(_, failure)| *failure)
 }
 
-/// A diesel error of a SQLite statement, classified by its result code.
+/// A diesel error of a SQLite statement: constraint kinds as diesel tells them, everything else
+/// by its result code ([`classify`]).
 pub(crate) fn database_error(step: &'static str, error: diesel::result::Error) -> Error {
-    match Error::database(step, error) {
-        Error::Database {
-            step,
-            failure: DatabaseFailure::Other,
-            message,
-        } => Error::Database {
-            step,
-            failure: classify(&message),
-            message,
-        },
-        other => other,
+    use diesel::result::{DatabaseErrorKind as Kind, Error as Diesel};
+    let (failure, message) = match &error {
+        Diesel::DatabaseError(kind, info) => {
+            let message = info.message().to_owned();
+            let failure = match kind {
+                Kind::ClosedConnection | Kind::UnableToSendCommand => {
+                    DatabaseFailure::ConnectionLost
+                }
+                Kind::UniqueViolation
+                | Kind::ForeignKeyViolation
+                | Kind::NotNullViolation
+                | Kind::CheckViolation
+                | Kind::ExclusionViolation
+                | Kind::RestrictViolation => DatabaseFailure::Constraint,
+                _ => classify(&message),
+            };
+            (failure, message)
+        }
+        Diesel::BrokenTransactionManager => (DatabaseFailure::ConnectionLost, error.to_string()),
+        other => {
+            let message = other.to_string();
+            (classify(&message), message)
+        }
+    };
+    Error::Database {
+        step,
+        failure,
+        message,
     }
 }
 
