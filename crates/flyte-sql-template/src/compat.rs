@@ -134,6 +134,7 @@ pub(crate) fn spliced_statement(
         });
     Ok(Statement {
         body_end: lexed.body_end(),
+        leading_word: lexed.leading_word(),
         sql: spliced,
         binds: Vec::new(),
         markers: Vec::new(),

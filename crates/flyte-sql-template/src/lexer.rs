@@ -116,6 +116,16 @@ impl Lexed {
             .map_or(0, |token| token.range.end)
     }
 
+    /// The first token of the statement when it is a word (its leading keyword, as `select` or
+    /// `with`), after any whitespace and comments.
+    pub(crate) fn leading_word(&self) -> Option<Range<usize>> {
+        self.tokens
+            .iter()
+            .find(|token| !matches!(token.kind, Kind::Space | Kind::Comment))
+            .filter(|token| token.kind == Kind::Word)
+            .map(|token| token.range.clone())
+    }
+
     /// Whether the code token at `index` is a `LIMIT` or `OFFSET` count (`LIMIT x`, `OFFSET x`,
     /// `LIMIT x, y`), where MySQL accepts only a bare marker or a literal.
     pub(crate) fn is_limit_count(&self, text: &str, index: usize) -> bool {

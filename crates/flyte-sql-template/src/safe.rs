@@ -143,6 +143,7 @@ pub fn render_safe(query: &str, dialect: Dialect, inputs: &InputValues) -> Resul
     }
     Ok(Statement {
         body_end: rendered.body_end(),
+        leading_word: rendered.leading_word(),
         sql,
         binds,
         markers,

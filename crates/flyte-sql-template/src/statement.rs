@@ -27,6 +27,8 @@ pub struct Statement {
     pub binds: Vec<Bind>,
     pub(crate) markers: Vec<BindMarker>,
     pub(crate) body_end: usize,
+    /// The bytes of the statement's first word, when it starts with one.
+    pub(crate) leading_word: Option<Range<usize>>,
     /// Why the statement must not be sent, when it must not.
     pub(crate) unsendable: Option<Box<Error>>,
 }
@@ -84,6 +86,7 @@ impl Statement {
             binds: Vec::new(),
             markers: Vec::new(),
             body_end: lexed.body_end(),
+            leading_word: lexed.leading_word(),
             unsendable: None,
         })
     }
@@ -109,6 +112,22 @@ impl Statement {
     /// `;`. This is the text to send, or to wrap in other SQL.
     pub fn body(&self) -> &str {
         &self.sql[..self.body_end]
+    }
+
+    /// The statement's leading keyword as written (`select`, `WITH`, `values`, ...), after any
+    /// comments: what kind of statement it is, for an executor that must know whether it may
+    /// wrap it (PostgreSQL's `COPY (query)` takes only queries).
+    ///
+    /// ```
+    /// use flyte_sql_template::{Dialect, Statement};
+    ///
+    /// let statement = Statement::from_sql("/* report */ -- daily\n WITH t AS (select 1) select * from t", Dialect::Postgres)?;
+    /// assert_eq!(statement.leading_keyword(), Some("WITH"));
+    /// assert_eq!(Statement::from_sql("(select 1)", Dialect::Postgres)?.leading_keyword(), None);
+    /// # Ok::<(), flyte_sql_template::Error>(())
+    /// ```
+    pub fn leading_keyword(&self) -> Option<&str> {
+        self.leading_word.clone().map(|range| &self.sql[range])
     }
 
     /// [`Statement::body`] with each bind marker replaced by `replacement(marker, bind)`: how the
