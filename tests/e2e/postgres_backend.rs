@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use flyte_sql_tests::{Backend, TestDb, flyte_sql_binary, stderr_of_failure, stdout_of_success};
 
-use crate::run::{assert_no_output, only_output, query, read_table, unique};
+use crate::run::{assert_no_output, only_output, query, read_table, run_task, unique};
 
 fn postgres(name: &str) -> Option<TestDb> {
     TestDb::new(Backend::Postgres, name)
@@ -138,6 +138,75 @@ fn control_characters_round_trip() {
     assert_eq!(joined.rows, [[expected]]);
 }
 
+// A query without binds streams through `COPY (query) TO STDOUT (FORMAT binary)`, one with
+// binds through the extended protocol: both give the same Parquet, values and types, for every
+// kind of query COPY takes (a trailing comment, a CTE, VALUES, TABLE), and a statement COPY
+// does not take (SHOW) still runs as written.
+#[test]
+fn copy_and_bound_queries_give_the_same_table() {
+    let Some(db) = postgres("pg_copy_path") else {
+        return;
+    };
+    let table = db.table("pg_copy");
+    db.execute(&format!(
+        "create table {table} (id int8, small int2, n numeric(12, 3), f float4, b bool, t text, \
+         d date, ts timestamp, tz timestamptz, u uuid, j jsonb, bytes bytea, iv interval)"
+    ));
+    db.execute(&format!(
+        "insert into {table} select i, (i % 100)::int2, i * 1.125, i / 4.0, i % 2 = 0, \
+         case when i % 5 = 0 then null else repeat(chr(1) || 'é''x', i % 7) end, \
+         date '2000-01-01' + i, timestamp '1999-12-31 23:59:59.5' + i * interval '1 minute', \
+         timestamptz '2024-01-01 00:00+02' + i * interval '1 hour', \
+         md5(i::text)::uuid, jsonb_build_object('i', i), decode(md5(i::text), 'hex'), \
+         i * interval '1 day 1 second' from generate_series(1, 20000) i"
+    ));
+    let select = format!("select * from {table} order by id");
+    let copied = query(&db, &format!("{select} -- a comment without a newline"));
+    assert_eq!(copied.rows.len(), 20000);
+    let task = db.task_file(
+        "bound",
+        &format!("select * from {table} where id > {{{{ .inputs.n }}}} order by id"),
+        "kind = \"schema\"",
+        "[[inputs]]\nname = \"n\"\ntype = \"integer\"\n",
+    );
+    let (out, output) = run_task(&db, &task, &["n=0"]);
+    stdout_of_success(&output);
+    let bound = read_table(&only_output(&out));
+    assert_eq!(bound.schema, copied.schema);
+    assert_eq!(bound.rows, copied.rows);
+    let with = query(
+        &db,
+        &format!("/* report */ WITH x AS ({select}) select * from x order by id"),
+    );
+    assert_eq!(with.rows, copied.rows);
+    let values = query(&db, "values (1::int8, 'a'), (null, null)");
+    assert_eq!(values.rows, [["1", "a"], ["NULL", "NULL"]]);
+    assert_eq!(query(&db, &format!("table {table}")).rows.len(), 20000);
+    assert_eq!(query(&db, "show timezone").schema, ["TimeZone: Utf8"]);
+}
+
+// A COPY that fails part way (a division by zero at row 5000) is the server's error, classified
+// as any other (a user error), and leaves no output. (The statement timeout stopping a COPY is
+// `run.rs`'s `the_statement_timeout_cancels_long_queries`, a connection killed mid-COPY
+// `execute.rs`'s `a_connection_killed_mid_query_is_recoverable`.)
+#[test]
+fn a_copy_failing_part_way_leaves_nothing() {
+    let Some(db) = postgres("pg_copy_failure") else {
+        return;
+    };
+    let (out, output) = run_query(
+        &db,
+        &db.url,
+        "select i, 1 / (5000 - i) as q from generate_series(1, 100000) i",
+    );
+    let stderr = stderr_of_failure(&output, 2);
+    assert!(
+        stderr.contains("division by zero") && stderr.contains("22012"),
+        "{stderr}"
+    );
+    assert_no_output(&out);
+}
+
 // `void` (pg_sleep's result) is a column of nulls, typed Null, rather than an unmappable type.
 #[test]
 fn void_columns_are_null_columns() {
@@ -238,18 +307,19 @@ fn a_cancelled_query_is_a_system_error() {
 // name says: the libpq backend called `password-db` bad credentials because of "password".
 #[test]
 fn unresolvable_hosts_are_system_errors_whatever_their_name() {
-    let dir = flyte_sql_tests::TestDir::new("pg-unresolvable");
+    // No server is needed, but the build must have the backend: the test runs where the other
+    // PostgreSQL tests do.
+    let Some(db) = postgres("pg_unresolvable") else {
+        return;
+    };
     for host in ["password-db", "nohost-xyz"] {
-        let output = flyte_sql_tests::run(
-            &dir,
-            [
-                "run",
-                "--uri",
-                &format!("postgresql://user:hunter2@{host}:5432/db"),
-                "--query",
-                "select 1",
-            ],
-        );
+        let output = db.run([
+            "run",
+            "--uri",
+            &format!("postgresql://user:hunter2@{host}:5432/db"),
+            "--query",
+            "select 1",
+        ]);
         let stderr = stderr_of_failure(&output, 1);
         assert!(stderr.contains(host), "{stderr}");
         assert!(!stderr.contains("hunter2"), "{stderr}");

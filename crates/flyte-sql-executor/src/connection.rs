@@ -23,7 +23,7 @@ pub(crate) enum AnyConnection {
     /// Boxed: rust-postgres's client (with its runtime) is several times larger than the
     /// others.
     #[cfg(feature = "postgres")]
-    Postgres(Box<postgres::Client>),
+    Postgres(Box<crate::postgres::PgClient>),
     #[cfg(feature = "mysql")]
     Mysql(crate::mysql::MysqlSession),
 }

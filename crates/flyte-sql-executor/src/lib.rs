@@ -60,7 +60,7 @@
 //! # Crate features
 //!
 //! - `sqlite` (default): SQLite through the bundled library; needs only a C compiler.
-//! - `postgres`: PostgreSQL through the pure-Rust `postgres` client, TLS through rustls; no system
+//! - `postgres`: PostgreSQL through the pure-Rust `tokio-postgres` client, TLS through rustls; no system
 //!   library.
 //! - `mysql`: MySQL and MariaDB through the pure-Rust `mysql` driver (no system library).
 //! - `all-backends`: all three.

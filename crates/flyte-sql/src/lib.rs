@@ -63,7 +63,7 @@
 //! - `executor`: the `executor` module (turns on `storage`); pick its databases with the backend
 //!   features.
 //! - `sqlite` (default): SQLite, with the bundled library (needs only a C compiler).
-//! - `postgres`: PostgreSQL, through the pure-Rust `postgres` client (no system library).
+//! - `postgres`: PostgreSQL, through the pure-Rust `tokio-postgres` client (no system library).
 //! - `mysql`: MySQL and MariaDB, through the pure-Rust `mysql` driver (no system library).
 //! - `all-backends`: all three, for CI and docs.
 //!
