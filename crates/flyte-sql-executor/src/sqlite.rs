@@ -165,10 +165,14 @@ fn push_row<'a>(row: &impl Row<'a, Sqlite>, sink: &mut RowSink) -> Result<()> {
             Some(SqliteType::Binary) => Datum::Bytes(value.read_blob()),
             Some(_) => {
                 // diesel replaces bytes that are not UTF-8 with U+FFFD; only then are the
-                // stored bytes looked at, to refuse text that is not text.
-                if value.read_text().contains(char::REPLACEMENT_CHARACTER)
-                    && std::str::from_utf8(value.read_blob()).is_err()
-                {
+                // stored bytes looked at, to refuse text that is not text. The text is read
+                // once: each read validates it again.
+                let text = value.read_text();
+                if !text.contains(char::REPLACEMENT_CHARACTER) {
+                    sink.append(index, Datum::Text(text))?;
+                    continue;
+                }
+                if std::str::from_utf8(value.read_blob()).is_err() {
                     let column = sink.column_name(index);
                     return Err(Error::Conversion {
                         column: column.to_owned(),
