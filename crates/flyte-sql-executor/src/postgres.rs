@@ -1268,22 +1268,35 @@ async fn stream_into(
         .await
         .map_err(|error| database_error("query", &error))?
     {
-        let row_number = sink.row_number();
-        for (index, (name, decoder)) in columns.iter().enumerate() {
+        append_row(sink, &columns, &mut uuid, |index| {
             let value: Option<RawValue<'_>> = row
                 .try_get(index)
                 .map_err(|error| database_error("query", &error))?;
-            let datum = match value {
-                None => Datum::Null,
-                Some(RawValue(bytes)) => decode(name, row_number, decoder, bytes, &mut uuid)?,
-            };
-            sink.append(index, datum)?;
-        }
-        sink.end_row()?;
+            Ok(value.map(|RawValue(bytes)| bytes))
+        })?;
         count += 1;
         on_row(count);
     }
     Ok(())
+}
+
+/// Decodes one row into the sink, each column's value (`None` for NULL) from `value`: the same
+/// for result rows and COPY tuples, whose values share the binary format.
+fn append_row<'v>(
+    sink: &mut RowSink,
+    columns: &[(String, Decoder)],
+    uuid: &mut [u8; 36],
+    mut value: impl FnMut(usize) -> Result<Option<&'v [u8]>>,
+) -> Result<()> {
+    let row_number = sink.row_number();
+    for (index, (name, decoder)) in columns.iter().enumerate() {
+        let datum = match value(index)? {
+            None => Datum::Null,
+            Some(bytes) => decode(name, row_number, decoder, bytes, uuid)?,
+        };
+        sink.append(index, datum)?;
+    }
+    sink.end_row()
 }
 
 /// Whether the statement can stream as `COPY (query) TO STDOUT (FORMAT binary)`, which skips
@@ -1328,15 +1341,7 @@ async fn copy_into(
     {
         tuples.push(&chunk);
         while tuples.next_tuple()? {
-            let row_number = sink.row_number();
-            for (index, (name, decoder)) in columns.iter().enumerate() {
-                let datum = match tuples.field(index) {
-                    None => Datum::Null,
-                    Some(bytes) => decode(name, row_number, decoder, bytes, &mut uuid)?,
-                };
-                sink.append(index, datum)?;
-            }
-            sink.end_row()?;
+            append_row(sink, columns, &mut uuid, |index| Ok(tuples.field(index)))?;
             count += 1;
             on_row(count);
         }
