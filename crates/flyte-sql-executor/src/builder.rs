@@ -63,7 +63,30 @@ impl BatchBuilder {
     }
 
     /// Appends one value to column `index` of the current row.
+    ///
+    /// Inlined into each backend's row loop, where the decoder has just chosen the value's
+    /// kind: a value of the column's own kind goes straight to its builder without passing
+    /// through memory, any other through the conversion table (`append_converted`).
+    #[inline(always)]
     pub(crate) fn append(&mut self, index: usize, datum: Datum<'_>) -> Result<()> {
+        match (&mut self.builders[index], datum) {
+            (builder, Datum::Null) => builder.append_null(),
+            (ColumnBuilder::Int64(builder), Datum::Int(value)) => builder.append_value(value),
+            (ColumnBuilder::Float64(builder), Datum::Float(value)) => builder.append_value(value),
+            (ColumnBuilder::Boolean(builder), Datum::Bool(value)) => builder.append_value(value),
+            (ColumnBuilder::Text(builder), Datum::Text(value)) => builder.append_value(value),
+            (ColumnBuilder::Timestamp(builder), Datum::Timestamp(value))
+            | (ColumnBuilder::TimestampUtc(builder), Datum::TimestampUtc(value)) => {
+                builder.append_value(value);
+            }
+            _ => return self.append_converted(index, datum),
+        }
+        Ok(())
+    }
+
+    /// Appends a value that is not of the column's own kind, converting it.
+    #[inline(never)]
+    fn append_converted(&mut self, index: usize, datum: Datum<'_>) -> Result<()> {
         self.builders[index].append(datum).map_err(|problem| {
             let column = &self.columns[index];
             Error::Conversion {
@@ -78,6 +101,7 @@ impl BatchBuilder {
     }
 
     /// Ends the current row; returns true when the batch is full.
+    #[inline]
     pub(crate) fn end_row(&mut self) -> bool {
         self.rows_in_batch += 1;
         self.rows_in_batch >= self.capacity

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use flyte_sql_config::PostgresOptions;
 use flyte_sql_model::{PrimitiveType, Value};
 use flyte_sql_template::Statement;
@@ -1074,7 +1074,9 @@ fn be_i64(bytes: &[u8], at: usize) -> Option<i64> {
     Some(i64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// Decodes one binary-format value of a column.
+/// Decodes one binary-format value of a column. Inlined into the row loop, with the column
+/// builder's append: the value goes to its builder without being passed through memory.
+#[inline(always)]
 fn decode<'v>(
     column: &str,
     row: u64,
@@ -1339,7 +1341,7 @@ async fn copy_into(
         .await
         .map_err(|error| database_error("query", &error))?
     {
-        tuples.push(&chunk);
+        tuples.push(chunk);
         while tuples.next_tuple()? {
             append_row(sink, columns, &mut uuid, |index| Ok(tuples.field(index)))?;
             count += 1;
@@ -1353,7 +1355,7 @@ async fn copy_into(
 /// need not end where a tuple does: a tuple is handed out once it is whole in the buffer.
 #[derive(Debug)]
 struct CopyTuples {
-    buffer: Vec<u8>,
+    buffer: Unread,
     /// Where the unread bytes start in `buffer`.
     start: usize,
     header_read: bool,
@@ -1363,10 +1365,28 @@ struct CopyTuples {
     columns: usize,
 }
 
+/// The data not yet read. The server sends each tuple in a message of its own, so the data read
+/// so far almost always ends where a tuple does, and the next chunk is read where it was
+/// received; only a tuple cut across chunks is copied together.
+#[derive(Debug)]
+enum Unread {
+    Received(Bytes),
+    Joined(Vec<u8>),
+}
+
+impl Unread {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Unread::Received(bytes) => bytes,
+            Unread::Joined(bytes) => bytes,
+        }
+    }
+}
+
 impl CopyTuples {
     fn new(columns: usize) -> CopyTuples {
         CopyTuples {
-            buffer: Vec::with_capacity(64 * 1024),
+            buffer: Unread::Received(Bytes::new()),
             start: 0,
             header_read: false,
             trailer_read: false,
@@ -1376,16 +1396,27 @@ impl CopyTuples {
     }
 
     /// Adds the next chunk, dropping the bytes already read.
-    fn push(&mut self, chunk: &[u8]) {
-        self.buffer.drain(..self.start);
-        self.start = 0;
-        self.buffer.extend_from_slice(chunk);
+    fn push(&mut self, chunk: Bytes) {
+        let start = std::mem::take(&mut self.start);
+        match &mut self.buffer {
+            unread if start == unread.bytes().len() => *unread = Unread::Received(chunk),
+            Unread::Joined(joined) => {
+                joined.drain(..start);
+                joined.extend_from_slice(&chunk);
+            }
+            Unread::Received(received) => {
+                let mut joined = Vec::with_capacity(received.len() - start + chunk.len());
+                joined.extend_from_slice(&received[start..]);
+                joined.extend_from_slice(&chunk);
+                self.buffer = Unread::Joined(joined);
+            }
+        }
     }
 
     /// Moves to the next whole tuple in the buffer: false when it needs more data or the
     /// trailer has been read.
     fn next_tuple(&mut self) -> Result<bool> {
-        let unread = &self.buffer[self.start..];
+        let unread = &self.buffer.bytes()[self.start..];
         if !self.header_read {
             // The signature, 32 bits of flags and the length of a header extension.
             let fixed = COPY_SIGNATURE.len() + 8;
@@ -1451,8 +1482,11 @@ impl CopyTuples {
     }
 
     /// The current tuple's field `index`, `None` for NULL.
+    #[inline]
     fn field(&self, index: usize) -> Option<&[u8]> {
-        self.fields[index].clone().map(|range| &self.buffer[range])
+        self.fields[index]
+            .clone()
+            .map(|range| &self.buffer.bytes()[range])
     }
 
     /// Checks that the data ended where the format does, with the trailer.
@@ -1601,7 +1635,7 @@ mod tests {
         let mut tuples = CopyTuples::new(columns);
         let mut read = Vec::new();
         for piece in data.chunks(chunk) {
-            tuples.push(piece);
+            tuples.push(Bytes::copy_from_slice(piece));
             while tuples.next_tuple()? {
                 read.push(
                     (0..columns)

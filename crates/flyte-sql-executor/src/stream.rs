@@ -125,6 +125,7 @@ impl RowSink {
     }
 
     /// The number of the row being appended, counting from 1.
+    #[inline]
     pub(crate) fn row_number(&self) -> u64 {
         match &self.state {
             Some(State::Inferring { rows, .. }) => rows.len() as u64 + 1,
@@ -259,7 +260,9 @@ impl RowSink {
         Ok(())
     }
 
-    /// Appends the value of result column `index` in the current row.
+    /// Appends the value of result column `index` in the current row. Inlined, as is
+    /// [`BatchBuilder::append`], into the backends' row loops.
+    #[inline(always)]
     pub(crate) fn append(&mut self, index: usize, datum: Datum<'_>) -> Result<()> {
         match &mut self.state {
             Some(State::Streaming { .. }) => self.append_streaming(index, datum),
@@ -271,6 +274,7 @@ impl RowSink {
         }
     }
 
+    #[inline(always)]
     fn append_streaming(&mut self, index: usize, datum: Datum<'_>) -> Result<()> {
         let target = self.targets.get(index).copied().unwrap_or(index);
         if let Some(State::Streaming { batch, .. }) = &mut self.state {
@@ -281,6 +285,7 @@ impl RowSink {
 
     /// Ends the current row; a full batch is written out. Fails once the statement timeout has
     /// passed: checked at every row, since the backend may not be able to cancel a statement.
+    #[inline]
     pub(crate) fn end_row(&mut self) -> Result<()> {
         self.check_deadline()?;
         match &mut self.state {
@@ -298,6 +303,7 @@ impl RowSink {
         }
     }
 
+    #[inline]
     fn end_streaming_row(&mut self) -> Result<()> {
         self.rows += 1;
         let full = match &mut self.state {
@@ -311,6 +317,7 @@ impl RowSink {
     }
 
     /// The statement timeout error once it has passed.
+    #[inline]
     pub(crate) fn check_deadline(&self) -> Result<()> {
         match self.settings.deadline {
             Some((started, timeout)) if started.elapsed() > timeout => {
