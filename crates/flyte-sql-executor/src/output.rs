@@ -75,10 +75,22 @@ pub struct OutputLocation {
 /// A Parquet file streaming to its location; [`ParquetSink::commit`] makes it visible, dropping
 /// it uncommitted removes what it wrote.
 pub(crate) struct ParquetSink {
-    writer: Option<ArrowWriter<Box<dyn FileWriter>>>,
+    writer: Writer,
     directory: Location,
     file: Location,
     committed: bool,
+}
+
+/// The Parquet writer, opened on the first batch: its settings depend on the data.
+enum Writer {
+    Pending {
+        stream: Box<dyn FileWriter>,
+        schema: SchemaRef,
+        options: ParquetOptions,
+    },
+    Open(Box<ArrowWriter<Box<dyn FileWriter>>>),
+    /// Committed, or failed while opening.
+    Closed,
 }
 
 impl std::fmt::Debug for ParquetSink {
@@ -100,58 +112,62 @@ impl ParquetSink {
         let file = directory.join(FIRST_PART);
         let stream = file.create()?;
         // From here on, dropping the sink cleans up what it wrote.
-        let mut sink = ParquetSink {
-            writer: None,
+        Ok(ParquetSink {
+            writer: Writer::Pending {
+                stream,
+                schema,
+                options: options.clone(),
+            },
             directory,
             file,
             committed: false,
-        };
-        let compression = match options.compression {
-            ParquetCompression::None => Compression::UNCOMPRESSED,
-            ParquetCompression::Snappy => Compression::SNAPPY,
-            ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
-        };
-        let mut properties = WriterProperties::builder();
-        // Dictionaries only for text and bytes (names, categories, codes): numbers and times
-        // are mostly distinct, and hashing each one only to fall back to plain encoding after
-        // the first megabyte cost a tenth of an extraction (docs/performance.md, lever 4).
-        for field in schema.fields() {
-            if !matches!(
-                field.data_type(),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary
-            ) {
-                properties = properties
-                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
-            }
-        }
-        let properties = properties
-            .set_compression(compression)
-            .set_max_row_group_row_count(Some(options.max_row_group_rows.max(1)))
-            .set_max_row_group_bytes(Some(options.max_row_group_bytes.max(1)))
-            .set_created_by(format!("flyte-sql version {}", env!("CARGO_PKG_VERSION")))
-            .build();
-        let writer = ArrowWriter::try_new(stream, schema, Some(properties))
-            .map_err(|source| sink.parquet_error(source))?;
-        sink.writer = Some(writer);
-        Ok(sink)
+        })
     }
 
     /// Appends a batch; the writer flushes row groups as they fill.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        if let Some(writer) = self.writer.as_mut() {
-            writer
-                .write(batch)
+        let writer = self.open(Some(batch))?;
+        writer
+            .write(batch)
+            .map_err(|source| self.parquet_error(source))
+    }
+
+    /// The writer, opened with settings chosen from `first` (the first batch) if it is not open
+    /// yet.
+    fn open(
+        &mut self,
+        first: Option<&RecordBatch>,
+    ) -> Result<&mut ArrowWriter<Box<dyn FileWriter>>> {
+        if let Writer::Pending { .. } = self.writer {
+            let Writer::Pending {
+                stream,
+                schema,
+                options,
+            } = std::mem::replace(&mut self.writer, Writer::Closed)
+            else {
+                unreachable!("matched above");
+            };
+            let properties = writer_properties(&schema, &options, first);
+            let writer = ArrowWriter::try_new(stream, schema, Some(properties))
                 .map_err(|source| self.parquet_error(source))?;
+            self.writer = Writer::Open(Box::new(writer));
         }
-        Ok(())
+        match &mut self.writer {
+            Writer::Open(writer) => Ok(writer),
+            _ => Err(Error::Parquet {
+                source: parquet::errors::ParquetError::General(
+                    "the Parquet writer is closed".to_owned(),
+                ),
+            }),
+        }
     }
 
     /// Finishes the file and makes it visible.
     pub(crate) fn commit(mut self) -> Result<OutputLocation> {
-        let writer = self
-            .writer
-            .take()
-            .expect("a sink has its writer until it commits");
+        self.open(None)?;
+        let Writer::Open(writer) = std::mem::replace(&mut self.writer, Writer::Closed) else {
+            unreachable!("opened above");
+        };
         let stream = writer
             .into_inner()
             .map_err(|source| self.parquet_error(source))?;
@@ -201,11 +217,85 @@ impl Drop for ParquetSink {
         }
         // The stream goes first (an unfinished upload is aborted, a partial file removed), then
         // the directory it was made in.
-        drop(self.writer.take());
+        self.writer = Writer::Closed;
         if let Err(error) = self.directory.remove_all() {
             tracing::warn!(directory = %self.directory, %error, "cannot remove a partial output");
         }
     }
+}
+
+/// The writer's settings: the codec and row-group bounds of `options`, and dictionaries only
+/// for the text and bytes columns where the first batch says they pay.
+fn writer_properties(
+    schema: &SchemaRef,
+    options: &ParquetOptions,
+    first: Option<&RecordBatch>,
+) -> WriterProperties {
+    let compression = match options.compression {
+        ParquetCompression::None => Compression::UNCOMPRESSED,
+        ParquetCompression::Snappy => Compression::SNAPPY,
+        ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
+    };
+    let mut properties = WriterProperties::builder();
+    for (index, field) in schema.fields().iter().enumerate() {
+        let text_or_bytes = matches!(
+            field.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary
+        );
+        let mostly_distinct = first
+            .and_then(|batch| batch.columns().get(index))
+            .is_some_and(|column| mostly_distinct(column.as_ref()));
+        // Numbers and times are mostly distinct: the writer would hash each value only to fall
+        // back to plain encoding after the first megabyte (docs/performance.md, levers 4 and 9).
+        if !text_or_bytes || mostly_distinct {
+            properties = properties
+                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+        }
+    }
+    properties
+        .set_compression(compression)
+        .set_max_row_group_row_count(Some(options.max_row_group_rows.max(1)))
+        .set_max_row_group_bytes(Some(options.max_row_group_bytes.max(1)))
+        .set_created_by(format!("flyte-sql version {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Values of a first batch looked at to judge a column's dictionary.
+const DISTINCT_SAMPLE: usize = 8192;
+/// Fewer values than this say too little: the column keeps its dictionary.
+const DISTINCT_SAMPLE_MIN: usize = 1024;
+
+/// Whether a text or bytes column is nearly all distinct values (names, identifiers, free
+/// text): more than 95% of the first [`DISTINCT_SAMPLE`] values. A dictionary of such a column
+/// fills its page within a row group, and the writer falls back to plain encoding, after hashing
+/// every value until then. A column with fewer than about 80,000 distinct values in all (codes,
+/// categories, enums) shows repeats within that sample and keeps its dictionary.
+fn mostly_distinct(column: &dyn arrow_array::Array) -> bool {
+    use arrow_array::cast::AsArray;
+    let sample: Vec<&[u8]> = if let Some(text) = column.as_string_opt::<i32>() {
+        text.iter()
+            .flatten()
+            .take(DISTINCT_SAMPLE)
+            .map(str::as_bytes)
+            .collect()
+    } else if let Some(text) = column.as_string_opt::<i64>() {
+        text.iter()
+            .flatten()
+            .take(DISTINCT_SAMPLE)
+            .map(str::as_bytes)
+            .collect()
+    } else if let Some(bytes) = column.as_binary_opt::<i32>() {
+        bytes.iter().flatten().take(DISTINCT_SAMPLE).collect()
+    } else if let Some(bytes) = column.as_binary_opt::<i64>() {
+        bytes.iter().flatten().take(DISTINCT_SAMPLE).collect()
+    } else {
+        return false;
+    };
+    if sample.len() < DISTINCT_SAMPLE_MIN {
+        return false;
+    }
+    let distinct: std::collections::HashSet<&[u8]> = sample.iter().copied().collect();
+    distinct.len() * 20 > sample.len() * 19
 }
 
 /// Batches queued for the writer thread at most: with the batch being filled and the one being
@@ -400,6 +490,89 @@ mod tests {
         assert_eq!(
             std::fs::read_dir(parent.path()).expect("read dir").count(),
             0
+        );
+    }
+
+    /// The encodings of each column of a Parquet file's first row group, by column name.
+    fn encodings(file: &std::path::Path) -> Vec<(String, Vec<parquet::basic::Encoding>)> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let reader = SerializedFileReader::new(std::fs::File::open(file).expect("open"))
+            .expect("a Parquet file");
+        let group = reader.metadata().row_group(0);
+        group
+            .columns()
+            .iter()
+            .map(|column| (column.column_path().string(), column.encodings().collect()))
+            .collect()
+    }
+
+    /// Writes one batch of `columns` under `parent`; the file written.
+    fn write_one_batch(
+        parent: &std::path::Path,
+        columns: Vec<(&str, arrow_array::ArrayRef)>,
+    ) -> std::path::PathBuf {
+        let batch = RecordBatch::try_from_iter(columns).expect("batch");
+        let mut sink = ParquetSink::create(
+            &local(parent),
+            batch.schema(),
+            &ParquetOptions::reference_compatible(),
+        )
+        .expect("sink");
+        sink.write(&batch).expect("write");
+        let location = sink.commit().expect("commit");
+        location.files[0].local_path().expect("local").to_path_buf()
+    }
+
+    /// Text whose first batch is nearly all distinct is written plain; text that repeats, and
+    /// a sample too small to say, keep their dictionaries; numbers never have one.
+    #[test]
+    fn dictionaries_are_kept_where_the_first_batch_repeats() {
+        use arrow_array::{ArrayRef, BinaryArray, StringArray};
+        let rows = 8192;
+        let distinct: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|row| format!("user-{row:05}")),
+        ));
+        // 5000 codes, the first 5000 rows distinct and the rest repeats: 61% distinct.
+        let codes: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|row| format!("{:05}", (row * 7919) % 5000)),
+        ));
+        let distinct_bytes: ArrayRef = Arc::new(BinaryArray::from_iter_values(
+            (0..rows as u32).map(u32::to_be_bytes),
+        ));
+        let numbers: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            (0..rows as i64).map(|row| row % 3),
+        ));
+        let parent = tempfile::tempdir().expect("temp dir");
+        let file = write_one_batch(
+            parent.path(),
+            vec![
+                ("name", distinct),
+                ("code", codes),
+                ("digest", distinct_bytes),
+                ("n", numbers),
+            ],
+        );
+        let dictionary = |column: &str| {
+            encodings(&file)
+                .into_iter()
+                .find(|(name, _)| name == column)
+                .expect("column")
+                .1
+                .contains(&parquet::basic::Encoding::RLE_DICTIONARY)
+        };
+        assert!(!dictionary("name"));
+        assert!(dictionary("code"));
+        assert!(!dictionary("digest"));
+        assert!(!dictionary("n"));
+
+        let few: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..100).map(|row| format!("user-{row}")),
+        ));
+        let file = write_one_batch(parent.path(), vec![("name", few)]);
+        assert!(
+            encodings(&file)[0]
+                .1
+                .contains(&parquet::basic::Encoding::RLE_DICTIONARY)
         );
     }
 
