@@ -207,6 +207,86 @@ fn a_copy_failing_part_way_leaves_nothing() {
     assert_no_output(&out);
 }
 
+/// A database for one test, made and dropped with `psql` (`CREATE DATABASE` cannot run in the
+/// transaction `flyte-sql` runs statements in).
+struct DatabaseGuard {
+    admin_url: String,
+    name: String,
+}
+
+impl DatabaseGuard {
+    fn create(db: &TestDb, name: &str, options: &str) -> DatabaseGuard {
+        let guard = DatabaseGuard {
+            admin_url: db.url.clone(),
+            name: format!("{name}_{}", std::process::id()),
+        };
+        guard.psql(&format!("drop database if exists {}", guard.name));
+        guard.psql(&format!("create database {} {options}", guard.name));
+        guard
+    }
+
+    /// The test server's URL with this database in it.
+    fn url(&self) -> String {
+        let (address, parameters) = match self.admin_url.split_once('?') {
+            Some((address, parameters)) => (address, format!("?{parameters}")),
+            None => (self.admin_url.as_str(), String::new()),
+        };
+        let server = address
+            .rsplit_once('/')
+            .map_or(address, |(server, _)| server);
+        format!("{server}/{}{parameters}", self.name)
+    }
+
+    fn psql(&self, sql: &str) {
+        let output = Command::new("psql")
+            .arg(&self.admin_url)
+            .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("psql (the PostgreSQL client) makes this test's database: install it");
+        assert!(
+            output.status.success(),
+            "psql -c {sql:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.admin_url)
+            .args(["-c", &format!("drop database if exists {}", self.name)])
+            .output();
+    }
+}
+
+// Text in a SQL_ASCII database need not be UTF-8, but the client asks for UTF-8 and the server
+// checks what it sends: a value that is not UTF-8 stops the query (22021), part way through the
+// rows, as the user's error, and nothing is written. (flyte-sql checks text a batch at a time
+// as well, which the builder's unit tests cover: no server here sends it such text.)
+#[test]
+fn text_a_sql_ascii_database_cannot_send_as_utf8_is_the_users_error() {
+    let Some(db) = postgres("pg_not_utf8") else {
+        return;
+    };
+    let database = DatabaseGuard::create(
+        &db,
+        "flyte_sql_ascii",
+        "encoding 'SQL_ASCII' locale 'C' template template0",
+    );
+    let (out, output) = run_query(
+        &db,
+        &database.url(),
+        "select i, case when i = 10000 then E'caf\\xe9' else 'caf\u{e9}' end as label from generate_series(1, 20000) i",
+    );
+    let stderr = stderr_of_failure(&output, 2);
+    assert!(
+        stderr.contains("invalid byte sequence") && stderr.contains("22021"),
+        "{stderr}"
+    );
+    assert_no_output(&out);
+}
+
 // `void` (pg_sleep's result) is a column of nulls, typed Null, rather than an unmappable type.
 #[test]
 fn void_columns_are_null_columns() {

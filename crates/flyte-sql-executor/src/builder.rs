@@ -3,20 +3,20 @@
 //! The conversion table here is the one `docs/type-mapping.md` documents: exact conversions and
 //! safe widenings are applied, anything else is an error naming the column and the row.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::Arc;
 
 use arrow_array::builder::{
     BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, DurationMicrosecondBuilder,
     Float32Builder, Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder,
-    NullBuilder, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
-    UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+    NullBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, BinaryArray, RecordBatch, StringArray};
 use arrow_schema::{Schema, SchemaRef};
 
 use crate::datum::{
-    self, Datum, MICROS_PER_DAY, MICROS_PER_SECOND, decimal_to_string, float_to_i64,
+    self, Datum, MICROS_PER_DAY, MICROS_PER_SECOND, NotUtf8, decimal_to_string, float_to_i64,
 };
 use crate::error::{Error, Result};
 use crate::types::{Column, ColumnType};
@@ -75,6 +75,12 @@ impl BatchBuilder {
             (ColumnBuilder::Float64(builder), Datum::Float(value)) => builder.append_value(value),
             (ColumnBuilder::Boolean(builder), Datum::Bool(value)) => builder.append_value(value),
             (ColumnBuilder::Text(builder), Datum::Text(value)) => builder.append_value(value),
+            (
+                ColumnBuilder::Text(builder) | ColumnBuilder::Binary(builder),
+                Datum::UncheckedText(value),
+            ) => {
+                builder.append_value(value);
+            }
             (ColumnBuilder::Timestamp(builder), Datum::Timestamp(value))
             | (ColumnBuilder::TimestampUtc(builder), Datum::TimestampUtc(value)) => {
                 builder.append_value(value);
@@ -87,6 +93,10 @@ impl BatchBuilder {
     /// Appends a value that is not of the column's own kind, converting it.
     #[inline(never)]
     fn append_converted(&mut self, index: usize, datum: Datum<'_>) -> Result<()> {
+        let row = self.rows_in_batch;
+        let datum = datum
+            .checked()
+            .map_err(|NotUtf8| self.not_utf8(index, row))?;
         self.builders[index].append(datum).map_err(|problem| {
             let column = &self.columns[index];
             Error::Conversion {
@@ -111,19 +121,34 @@ impl BatchBuilder {
         self.rows_in_batch
     }
 
-    /// Takes the rows built so far as a batch and starts a new one.
+    /// Takes the rows built so far as a batch and starts a new one; the error when a text
+    /// value in it is not UTF-8.
     pub(crate) fn finish(&mut self) -> Result<RecordBatch> {
-        let arrays: Vec<ArrayRef> = self
-            .builders
-            .iter_mut()
-            .map(ColumnBuilder::finish)
-            .collect();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.builders.len());
+        for index in 0..self.builders.len() {
+            let array = self.builders[index]
+                .finish()
+                .map_err(|row| self.not_utf8(index, row))?;
+            arrays.push(array);
+        }
         self.rows_before_batch += self.rows_in_batch as u64;
         let rows = self.rows_in_batch;
         self.rows_in_batch = 0;
         let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
         RecordBatch::try_new_with_options(self.schema(), arrays, &options)
             .map_err(|source| Error::Arrow { source })
+    }
+}
+
+impl BatchBuilder {
+    /// The error for text that is not UTF-8 in column `index`, at row `row` of this batch
+    /// (counting from 0).
+    fn not_utf8(&self, index: usize, row: usize) -> Error {
+        Error::Conversion {
+            column: self.columns[index].name.clone(),
+            row: self.rows_before_batch + row as u64 + 1,
+            problem: NotUtf8::PROBLEM.to_owned(),
+        }
     }
 }
 
@@ -142,7 +167,8 @@ enum ColumnBuilder {
     Float32(Float32Builder),
     Float64(Float64Builder),
     Decimal(Decimal128Builder, u8, i8),
-    Text(StringBuilder),
+    /// Text as bytes: the values are checked to be UTF-8 a batch at a time, when it is finished.
+    Text(BinaryBuilder),
     Binary(BinaryBuilder),
     Date(Date32Builder),
     Time(Time64MicrosecondBuilder),
@@ -183,7 +209,7 @@ impl ColumnBuilder {
                 scale,
             ),
             ColumnType::Text => {
-                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+                ColumnBuilder::Text(BinaryBuilder::with_capacity(capacity, capacity * 16))
             }
             ColumnType::Binary => {
                 ColumnBuilder::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16))
@@ -205,8 +231,10 @@ impl ColumnBuilder {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        match self {
+    /// The values built so far as an array, or for text the row (in this batch) of the first
+    /// value that is not UTF-8.
+    fn finish(&mut self) -> Result<ArrayRef, usize> {
+        Ok(match self {
             ColumnBuilder::Boolean(b) => Arc::new(b.finish()),
             ColumnBuilder::Int8(b) => Arc::new(b.finish()),
             ColumnBuilder::Int16(b) => Arc::new(b.finish()),
@@ -219,14 +247,14 @@ impl ColumnBuilder {
             ColumnBuilder::Float32(b) => Arc::new(b.finish()),
             ColumnBuilder::Float64(b) => Arc::new(b.finish()),
             ColumnBuilder::Decimal(b, _, _) => Arc::new(b.finish()),
-            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::Text(b) => Arc::new(checked_text(b.finish())?),
             ColumnBuilder::Binary(b) => Arc::new(b.finish()),
             ColumnBuilder::Date(b) => Arc::new(b.finish()),
             ColumnBuilder::Time(b) => Arc::new(b.finish()),
             ColumnBuilder::Timestamp(b) | ColumnBuilder::TimestampUtc(b) => Arc::new(b.finish()),
             ColumnBuilder::Duration(b) => Arc::new(b.finish()),
             ColumnBuilder::Null(b) => Arc::new(b.finish()),
-        }
+        })
     }
 
     fn append(&mut self, datum: Datum<'_>) -> Result<(), Problem> {
@@ -290,6 +318,18 @@ impl ColumnBuilder {
             ColumnBuilder::Null(b) => b.append_null(),
         }
     }
+}
+
+/// Text bytes as a string array: one check of the whole batch's bytes (and that each value
+/// starts on a character), or the row of the first value that is not UTF-8.
+fn checked_text(bytes: BinaryArray) -> Result<StringArray, usize> {
+    let fallback = bytes.clone();
+    StringArray::try_from_binary(bytes).map_err(|_| {
+        fallback
+            .iter()
+            .position(|value| value.is_some_and(|value| std::str::from_utf8(value).is_err()))
+            .unwrap_or(0)
+    })
 }
 
 fn narrow<T: TryFrom<V>, V>(datum: Datum<'_>, value: V) -> Result<T, Problem> {
@@ -373,7 +413,7 @@ fn to_decimal(datum: Datum<'_>, precision: u8, scale: i8) -> Result<i128, Proble
     Ok(unscaled)
 }
 
-fn append_text(builder: &mut StringBuilder, datum: Datum<'_>) -> Result<(), Problem> {
+fn append_text(builder: &mut BinaryBuilder, datum: Datum<'_>) -> Result<(), Problem> {
     match datum {
         Datum::Text(text) => builder.append_value(text),
         Datum::Bytes(bytes) => {
@@ -532,6 +572,77 @@ mod tests {
         );
         let error = build(ColumnType::UInt64, &[Datum::Int(-1)]).unwrap_err();
         assert!(error.to_string().contains("out of range"), "{error}");
+    }
+
+    /// Text the database sent unchecked is checked a batch at a time: a value that is not UTF-8
+    /// is refused with its column and row, also when it is half of a character whose other half
+    /// is the next value (the batch's bytes as a whole are UTF-8 then). A bytes column takes it
+    /// as it is, and other columns convert it once it is checked.
+    #[test]
+    fn unchecked_text_is_checked_a_batch_at_a_time() {
+        use arrow_array::cast::AsArray;
+        let array = build(
+            ColumnType::Text,
+            &[Datum::UncheckedText(b"caf\xc3\xa9"), Datum::Null],
+        )
+        .unwrap();
+        assert_eq!(array.as_string::<i32>().value(0), "café");
+        assert!(array.is_null(1));
+
+        let refused = |ty, values: &[Datum<'_>]| build(ty, values).unwrap_err().to_string();
+        let error = refused(
+            ColumnType::Text,
+            &[Datum::UncheckedText(b"ok"), Datum::UncheckedText(b"f\xffo")],
+        );
+        assert!(
+            error.contains("column `c`, row 2") && error.contains("not valid UTF-8"),
+            "{error}"
+        );
+        let error = refused(
+            ColumnType::Text,
+            &[
+                Datum::UncheckedText(b"caf\xc3"),
+                Datum::UncheckedText(b"\xa9"),
+            ],
+        );
+        assert!(error.contains("column `c`, row 1"), "{error}");
+        let error = refused(ColumnType::Int64, &[Datum::UncheckedText(b"4\xff")]);
+        assert!(
+            error.contains("row 1") && error.contains("not valid UTF-8"),
+            "{error}"
+        );
+
+        let array = build(ColumnType::Binary, &[Datum::UncheckedText(b"f\xffo")]).unwrap();
+        assert_eq!(array.as_binary::<i32>().value(0), b"f\xffo");
+        let array = build(ColumnType::Int64, &[Datum::UncheckedText(b" 42")]).unwrap();
+        assert_eq!(
+            array
+                .as_primitive::<arrow_array::types::Int64Type>()
+                .value(0),
+            42
+        );
+
+        // Rows count on across batches.
+        let mut batch = BatchBuilder::new(
+            vec![Column {
+                name: "c".to_owned(),
+                ty: ColumnType::Text,
+            }],
+            2,
+        );
+        for value in [&b"a"[..], b"b", b"c", b"\xc3("] {
+            batch.append(0, Datum::UncheckedText(value)).unwrap();
+            if batch.end_row() {
+                match batch.finish() {
+                    Ok(finished) => assert_eq!(finished.num_rows(), 2),
+                    Err(error) => {
+                        assert!(error.to_string().contains("row 4"), "{error}");
+                        return;
+                    }
+                }
+            }
+        }
+        panic!("the fourth row is not UTF-8");
     }
 
     #[test]

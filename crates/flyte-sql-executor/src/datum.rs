@@ -26,6 +26,10 @@ pub(crate) enum Datum<'a> {
         scale: u8,
     },
     Text(&'a str),
+    /// Text as the database sent it, not yet checked to be UTF-8. A text column checks a whole
+    /// batch of it at once, which is much cheaper than value by value; any other use checks the
+    /// value first ([`Datum::checked`]).
+    UncheckedText(&'a [u8]),
     Bytes(&'a [u8]),
     /// Days since 1970-01-01.
     Date(i32),
@@ -52,7 +56,7 @@ impl Datum<'_> {
                 precision: 38,
                 scale: i8::try_from(*scale).unwrap_or(38),
             },
-            Datum::Text(_) => ColumnType::Text,
+            Datum::Text(_) | Datum::UncheckedText(_) => ColumnType::Text,
             Datum::Bytes(_) => ColumnType::Binary,
             Datum::Date(_) => ColumnType::Date,
             Datum::Time(_) => ColumnType::Time,
@@ -79,6 +83,10 @@ impl Datum<'_> {
                 let ellipsis = if shown.len() < text.len() { "..." } else { "" };
                 format!("text {shown:?}{ellipsis}")
             }
+            Datum::UncheckedText(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => Datum::Text(text).describe(),
+                Err(_) => format!("{} bytes of text that is not UTF-8", bytes.len()),
+            },
             Datum::Bytes(bytes) => format!("{} bytes", bytes.len()),
             Datum::Date(days) => format!("date {days} days after 1970-01-01"),
             Datum::Time(micros) => format!("time {micros} µs after midnight"),
@@ -90,12 +98,35 @@ impl Datum<'_> {
     }
 }
 
+impl<'a> Datum<'a> {
+    /// The value with its text checked to be UTF-8: an [`Datum::UncheckedText`] becomes a
+    /// [`Datum::Text`], or the error when it is not UTF-8.
+    pub(crate) fn checked(self) -> Result<Datum<'a>, NotUtf8> {
+        match self {
+            Datum::UncheckedText(bytes) => std::str::from_utf8(bytes)
+                .map(Datum::Text)
+                .map_err(|_| NotUtf8),
+            other => Ok(other),
+        }
+    }
+}
+
+/// Text that is not valid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotUtf8;
+
+impl NotUtf8 {
+    /// What the error message says.
+    pub(crate) const PROBLEM: &'static str = "the text is not valid UTF-8: convert it to UTF-8 in the query, or declare the column as bytes";
+}
+
 /// A [`Datum`] that owns its text and bytes, for the rows buffered while a column's type is
 /// being inferred from its values.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum OwnedDatum {
     Copy(Datum<'static>),
     Text(String),
+    UncheckedText(Vec<u8>),
     Bytes(Vec<u8>),
 }
 
@@ -103,6 +134,7 @@ impl OwnedDatum {
     pub(crate) fn from_datum(datum: Datum<'_>) -> OwnedDatum {
         match datum {
             Datum::Text(text) => OwnedDatum::Text(text.to_owned()),
+            Datum::UncheckedText(bytes) => OwnedDatum::UncheckedText(bytes.to_vec()),
             Datum::Bytes(bytes) => OwnedDatum::Bytes(bytes.to_vec()),
             Datum::Null => OwnedDatum::Copy(Datum::Null),
             Datum::Bool(v) => OwnedDatum::Copy(Datum::Bool(v)),
@@ -124,6 +156,7 @@ impl OwnedDatum {
         match self {
             OwnedDatum::Copy(datum) => *datum,
             OwnedDatum::Text(text) => Datum::Text(text),
+            OwnedDatum::UncheckedText(bytes) => Datum::UncheckedText(bytes),
             OwnedDatum::Bytes(bytes) => Datum::Bytes(bytes),
         }
     }

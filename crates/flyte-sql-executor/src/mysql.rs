@@ -565,10 +565,9 @@ fn decode(decode: Decode, value: &MysqlValue) -> Result<Datum<'_>, String> {
                 )
             }
             Decode::Binary => Datum::Bytes(bytes),
-            _ => match std::str::from_utf8(bytes) {
-                Ok(text) => Datum::Text(text),
-                Err(_) => Datum::Bytes(bytes),
-            },
+            // Checked to be UTF-8 by a text column's builder, a batch at a time; a bytes column
+            // takes it as it is.
+            _ => Datum::UncheckedText(bytes),
         },
     })
 }

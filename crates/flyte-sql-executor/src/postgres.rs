@@ -1096,13 +1096,6 @@ fn decode<'v>(
         problem: "infinite dates and timestamps have no Arrow representation: filter them out or cast to text".to_owned(),
     }
     };
-    let text = |bytes: &'v [u8]| {
-        std::str::from_utf8(bytes).map_err(|_| Error::Conversion {
-            column: column.to_owned(),
-            row,
-            problem: "the text is not valid UTF-8 (a SQL_ASCII database?): convert it in the query, for example with convert_from".to_owned(),
-        })
-    };
     let datum = match decoder {
         Decoder::Bool => Datum::Bool(*bytes.first().ok_or_else(malformed)? != 0),
         Decoder::Int2 => Datum::Int(i64::from(be_i16(bytes, 0).ok_or_else(malformed)?)),
@@ -1156,9 +1149,10 @@ fn decode<'v>(
             Datum::Text(std::str::from_utf8(uuid).map_err(|_| malformed())?)
         }
         // jsonb's binary form is a version byte, then the text.
-        Decoder::Jsonb => Datum::Text(text(bytes.get(1..).ok_or_else(malformed)?)?),
-        // Every value a text column can hold comes out unchanged, control characters included.
-        Decoder::Text => Datum::Text(text(bytes)?),
+        Decoder::Jsonb => Datum::UncheckedText(bytes.get(1..).ok_or_else(malformed)?),
+        // Every value a text column can hold comes out unchanged, control characters included;
+        // the column's builder checks that it is UTF-8, a batch at a time.
+        Decoder::Text => Datum::UncheckedText(bytes),
         Decoder::Void => Datum::Null,
         Decoder::Unsupported(type_name) => {
             return Err(Error::UnsupportedType {
@@ -1605,7 +1599,11 @@ mod tests {
         let value: Vec<u8> = (1..32).collect();
         let mut uuid = [0_u8; 36];
         let datum = decode("v", 1, &Decoder::Text, &value, &mut uuid).unwrap();
-        assert_eq!(datum, Datum::Text(std::str::from_utf8(&value).unwrap()));
+        assert_eq!(datum, Datum::UncheckedText(&value));
+        assert_eq!(
+            datum.checked(),
+            Ok(Datum::Text(std::str::from_utf8(&value).unwrap()))
+        );
     }
 
     /// Binary COPY data: the header (with a header extension), the tuples, the trailer.
