@@ -278,17 +278,10 @@ fn mostly_distinct(column: &dyn arrow_array::Array) -> bool {
             .take(DISTINCT_SAMPLE)
             .map(str::as_bytes)
             .collect()
-    } else if let Some(text) = column.as_string_opt::<i64>() {
-        text.iter()
-            .flatten()
-            .take(DISTINCT_SAMPLE)
-            .map(str::as_bytes)
-            .collect()
     } else if let Some(bytes) = column.as_binary_opt::<i32>() {
         bytes.iter().flatten().take(DISTINCT_SAMPLE).collect()
-    } else if let Some(bytes) = column.as_binary_opt::<i64>() {
-        bytes.iter().flatten().take(DISTINCT_SAMPLE).collect()
     } else {
+        // The builders make no other text or bytes arrays (no large offsets).
         return false;
     };
     if sample.len() < DISTINCT_SAMPLE_MIN {
